@@ -1,0 +1,127 @@
+//! Throughput measurements behind `seal bench`: a training step of the bench model
+//! (`../shared/bench/bench-tiny.config.json`, batch 8 x seq 256, fp32) and generation.
+//! Both mirror `../shared/bench/torch_reference.py`: random tokens, the first quarter of each
+//! sequence masked as prompt, the median of several steps after a warm-up step.
+
+use std::time::Instant;
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::generate::{SamplingConfig, generate};
+use crate::llama::config::LlamaConfig;
+use crate::llama::model::{Llama, TokenBatch, init_random};
+use crate::train::{AdamSettings, TrainBatch, sft_step};
+
+/// What a benchmark reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Median seconds per step.
+    pub median_step_s: f64,
+    /// Tokens per second at the median step.
+    pub tokens_per_s: f64,
+    /// Every timed step, in seconds.
+    pub step_s: Vec<f64>,
+    /// Peak resident memory of the process (bytes), where known.
+    pub peak_bytes: Option<u64>,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// A random batch like the reference's: uniform token ids, prompt = first quarter.
+pub fn random_batch(vocab: usize, batch: usize, seq_len: usize, rng: &mut StdRng) -> TrainBatch {
+    let input_ids = (0..batch * seq_len).map(|_| rng.random_range(0..vocab as u32)).collect();
+    let loss_mask = (0..batch * seq_len).map(|i| u8::from(i % seq_len >= seq_len / 4)).collect();
+    TrainBatch {
+        tokens: TokenBatch { input_ids, attention_mask: vec![1; batch * seq_len], batch, seq_len },
+        loss_mask,
+    }
+}
+
+/// Times `steps` SFT steps (forward + backward + Adam) after one warm-up step.
+///
+/// # Errors
+/// Only if the config cannot hold a sequence of `seq_len` tokens.
+pub fn bench_train_step<B: AutodiffBackend>(
+    config: &LlamaConfig,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    device: &B::Device,
+) -> Result<BenchReport> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut model: Llama<B> = init_random(config, 0.02, device);
+    let settings = AdamSettings::default();
+    let mut optim = settings.to_burn().init::<B, Llama<B>>();
+    let mut times = Vec::with_capacity(steps);
+    for step in 0..=steps {
+        let data = random_batch(config.vocab_size, batch, seq_len, &mut rng);
+        let start = Instant::now();
+        let (next, _loss) = sft_step(model, &mut optim, &data, settings.lr)?;
+        model = next;
+        // `into_scalar` inside sft_step already synchronised; sync again for lazy backends.
+        let _ = B::sync(device);
+        if step > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let med = median(times.clone());
+    Ok(BenchReport {
+        median_step_s: med,
+        tokens_per_s: (batch * seq_len) as f64 / med,
+        step_s: times,
+        peak_bytes: crate::backend::peak_rss_bytes(),
+    })
+}
+
+/// Times batched greedy generation of `new_tokens` after prompts of `prompt_len` tokens, one
+/// warm-up run then `runs` timed ones; tokens/s counts generated tokens.
+///
+/// # Errors
+/// Only on invalid sizes.
+pub fn bench_generate<B: Backend>(
+    model: &Llama<B>,
+    batch: usize,
+    prompt_len: usize,
+    new_tokens: usize,
+    runs: usize,
+) -> Result<BenchReport> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let vocab = model.vocab_size() as u32;
+    let prompts: Vec<Vec<u32>> =
+        (0..batch).map(|_| (0..prompt_len).map(|_| rng.random_range(0..vocab)).collect()).collect();
+    let config = SamplingConfig::greedy(new_tokens);
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let start = Instant::now();
+        generate(model, &prompts, &config, &[], 0)?;
+        if run > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    let med = median(times.clone());
+    Ok(BenchReport {
+        median_step_s: med,
+        tokens_per_s: (batch * new_tokens) as f64 / med,
+        step_s: times,
+        peak_bytes: crate::backend::peak_rss_bytes(),
+    })
+}
+
+/// Everything the train-step benchmark prints beside its figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchSetup {
+    /// Parameters of the model.
+    pub params: usize,
+    /// Rows per step.
+    pub batch: usize,
+    /// Tokens per row.
+    pub seq_len: usize,
+    /// Backend name.
+    pub backend: String,
+}

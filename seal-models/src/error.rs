@@ -1,0 +1,123 @@
+//! The one error type of seal-models.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading, building, running or writing a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A file could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A JSON file (config, index, tokenizer config) is malformed.
+    #[error("cannot parse {path}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// A config field is missing, out of range or inconsistent with another.
+    #[error("invalid model config {path}: field `{field}`: {reason}")]
+    Config {
+        /// The config file (or a description of where the config came from).
+        path: PathBuf,
+        /// The offending field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A safetensors file is truncated or malformed.
+    #[error("cannot read safetensors file {path}")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: safetensors::SafeTensorError,
+    },
+    /// A tensor has a dtype seal cannot read.
+    #[error("tensor `{name}` in {path} has unsupported dtype {dtype}")]
+    UnsupportedDtype {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+        /// The dtype as the file names it.
+        dtype: String,
+    },
+    /// A tensor the architecture needs is not in the checkpoint.
+    #[error("missing tensor `{name}`")]
+    MissingTensor {
+        /// The tensor.
+        name: String,
+    },
+    /// The checkpoint holds tensors the architecture does not use.
+    #[error("unexpected tensors in checkpoint: {}", names.join(", "))]
+    UnexpectedTensors {
+        /// The unused tensors (at most a handful are listed).
+        names: Vec<String>,
+    },
+    /// The same tensor appears twice (e.g. in two shards).
+    #[error("tensor `{name}` appears twice")]
+    DuplicateTensor {
+        /// The tensor.
+        name: String,
+    },
+    /// A tensor's shape differs from what the config implies.
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        /// The tensor.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape in the checkpoint.
+        found: Vec<usize>,
+    },
+    /// A GGUF file is malformed or uses something seal cannot read.
+    #[error("invalid GGUF file {path}: {reason}")]
+    Gguf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The tokenizer could not be loaded or failed on an input.
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// The tokenizers crate's message (its error type is a boxed trait object).
+        message: String,
+    },
+    /// A chat template failed to parse or render.
+    #[error("chat template: {source}")]
+    Template {
+        /// The underlying error.
+        #[source]
+        source: minijinja::Error,
+    },
+    /// A model folder lacks a file seal needs.
+    #[error("model folder {dir} has no {file}")]
+    MissingFile {
+        /// The folder.
+        dir: PathBuf,
+        /// The missing file name(s).
+        file: String,
+    },
+    /// An input to a model call is invalid (empty batch, token id out of range, ...).
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+/// Result alias of seal-models.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+
+impl ModelError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,73 @@
+//! The key/value cache of incremental decoding: per layer, the rotated keys and the values of
+//! every token seen so far, plus the padding mask and next position of each row.
+
+use burn::tensor::{Tensor, backend::Backend};
+
+/// Keys and values of one layer, `[batch, kv_heads, len, head_dim]` each.
+#[derive(Debug, Default)]
+pub struct LayerCache<B: Backend> {
+    kv: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+}
+
+impl<B: Backend> LayerCache<B> {
+    /// Appends new keys and values and returns the full ones.
+    pub(crate) fn append(&mut self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let (k, v) = match self.kv.take() {
+            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            None => (k, v),
+        };
+        self.kv = Some((k.clone(), v.clone()));
+        (k, v)
+    }
+}
+
+/// The cache of a whole model for one batch of sequences.
+#[derive(Debug)]
+pub struct KvCache<B: Backend> {
+    layers: Vec<LayerCache<B>>,
+    key_mask: Vec<Vec<u8>>,
+    next_positions: Vec<usize>,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// An empty cache for `num_layers` layers and `batch` rows.
+    pub fn new(num_layers: usize, batch: usize) -> Self {
+        Self {
+            layers: (0..num_layers).map(|_| LayerCache { kv: None }).collect(),
+            key_mask: vec![Vec::new(); batch],
+            next_positions: vec![0; batch],
+        }
+    }
+
+    /// Rows.
+    pub fn batch(&self) -> usize {
+        self.key_mask.len()
+    }
+
+    /// Tokens cached per row (padding included).
+    pub fn len(&self) -> usize {
+        self.key_mask.first().map_or(0, Vec::len)
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn key_mask(&self) -> &[Vec<u8>] {
+        &self.key_mask
+    }
+
+    pub(crate) fn next_positions(&self) -> &[usize] {
+        &self.next_positions
+    }
+
+    pub(crate) fn layer_mut(&mut self, i: usize) -> &mut LayerCache<B> {
+        &mut self.layers[i]
+    }
+
+    pub(crate) fn commit(&mut self, key_mask: Vec<Vec<u8>>, next_positions: Vec<usize>) {
+        self.key_mask = key_mask;
+        self.next_positions = next_positions;
+    }
+}

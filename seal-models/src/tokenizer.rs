@@ -1,0 +1,282 @@
+//! Tokenizers (`tokenizer.json` through the `tokenizers` crate, offline only) and chat
+//! templates: the reference template of the SEAL paper and a model's own Jinja
+//! `chat_template` (ChatML, Llama-3, ...) rendered with minijinja the way `transformers` does.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ModelError, Result};
+
+/// One chat turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A user turn.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: "user".into(), content: content.into() }
+    }
+    /// An assistant turn.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: "assistant".into(), content: content.into() }
+    }
+    /// A system turn.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: "system".into(), content: content.into() }
+    }
+}
+
+/// How a conversation becomes the text the model sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatTemplate {
+    /// The SEAL reference template: `Human: {prompt}\nAssistant: ` (DESIGN section 5).
+    Reference,
+    /// A Jinja template from `tokenizer_config.json` (HF semantics: `messages`,
+    /// `add_generation_prompt`, `bos_token`, `eos_token`).
+    Jinja {
+        /// The template source.
+        source: String,
+        /// Text of the beginning-of-sequence token.
+        bos_token: String,
+        /// Text of the end-of-sequence token.
+        eos_token: String,
+    },
+}
+
+impl ChatTemplate {
+    /// Renders `messages`; with `add_generation_prompt` the text ends where the assistant's
+    /// answer begins.
+    ///
+    /// # Errors
+    /// [`ModelError::Template`] if the Jinja template fails to parse or render (including its
+    /// own `raise_exception`).
+    pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
+        match self {
+            Self::Reference => Ok(render_reference(messages, add_generation_prompt)),
+            Self::Jinja { source, bos_token, eos_token } => {
+                let mut env = minijinja::Environment::new();
+                // transformers renders with trim_blocks and lstrip_blocks, and templates call
+                // Python string methods (`.strip()`, `.startswith()`), which pycompat provides.
+                env.set_trim_blocks(true);
+                env.set_lstrip_blocks(true);
+                env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+                env.add_function("raise_exception", |msg: String| -> std::result::Result<String, minijinja::Error> {
+                    Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+                });
+                env.add_template("chat", source).map_err(|source| ModelError::Template { source })?;
+                let template = env.get_template("chat").map_err(|source| ModelError::Template { source })?;
+                template
+                    .render(minijinja::context! {
+                        messages => messages,
+                        add_generation_prompt => add_generation_prompt,
+                        bos_token => bos_token,
+                        eos_token => eos_token,
+                    })
+                    .map_err(|source| ModelError::Template { source })
+            }
+        }
+    }
+}
+
+fn render_reference(messages: &[ChatMessage], add_generation_prompt: bool) -> String {
+    let mut out = String::new();
+    for m in messages {
+        match m.role.as_str() {
+            "user" => {
+                out.push_str("Human: ");
+                out.push_str(&m.content);
+                out.push_str("\nAssistant: ");
+            }
+            "assistant" => {
+                out.push_str(&m.content);
+                out.push('\n');
+            }
+            _ => {
+                out.push_str(&m.content);
+                out.push('\n');
+            }
+        }
+    }
+    if !add_generation_prompt && out.ends_with("\nAssistant: ") {
+        out.truncate(out.len() - "Assistant: ".len());
+    }
+    out
+}
+
+/// A model's tokenizer with its special tokens and chat template.
+#[derive(Debug, Clone)]
+pub struct TextTokenizer {
+    inner: tokenizers::Tokenizer,
+    path: PathBuf,
+    /// Beginning-of-sequence token id, if the model has one.
+    pub bos_id: Option<u32>,
+    /// Ids that end generation (the eos token and any extra ones from `generation_config.json`).
+    pub eos_ids: Vec<u32>,
+    /// Padding id (pad token, else eos, else 0).
+    pub pad_id: u32,
+    /// Text of the bos token ("" if none).
+    pub bos_token: String,
+    /// Text of the eos token ("" if none).
+    pub eos_token: String,
+    /// The model's own Jinja chat template, if any.
+    pub chat_template: Option<String>,
+}
+
+fn token_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("content").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    serde_json::from_str(&text).map(Some).map_err(|source| ModelError::Json { path: path.to_path_buf(), source })
+}
+
+fn ids_of(v: Option<&Value>) -> Vec<u32> {
+    match v {
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).into_iter().collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).filter_map(|n| u32::try_from(n).ok()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json` from a model folder, with `tokenizer_config.json` (special tokens,
+    /// chat template) and `generation_config.json` / `config.json` (extra eos ids) when present.
+    ///
+    /// # Errors
+    /// [`ModelError::MissingFile`] without `tokenizer.json`; malformed files name themselves.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join("tokenizer.json");
+        if !path.exists() {
+            return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "tokenizer.json".into() });
+        }
+        let inner = tokenizers::Tokenizer::from_file(&path)
+            .map_err(|e| ModelError::Tokenizer { path: path.clone(), message: e.to_string() })?;
+        let tok_config = read_json(&dir.join("tokenizer_config.json"))?.unwrap_or(Value::Null);
+        let gen_config = read_json(&dir.join("generation_config.json"))?.unwrap_or(Value::Null);
+        let model_config = read_json(&dir.join("config.json"))?.unwrap_or(Value::Null);
+
+        let bos_token = token_text(tok_config.get("bos_token"));
+        let eos_token = token_text(tok_config.get("eos_token"));
+        let pad_token = token_text(tok_config.get("pad_token"));
+        let id = |t: &Option<String>| t.as_deref().and_then(|t| inner.token_to_id(t));
+
+        let mut eos_ids: Vec<u32> = id(&eos_token).into_iter().collect();
+        for extra in ids_of(gen_config.get("eos_token_id")).into_iter().chain(ids_of(model_config.get("eos_token_id"))) {
+            if !eos_ids.contains(&extra) {
+                eos_ids.push(extra);
+            }
+        }
+        let bos_id = id(&bos_token).or_else(|| ids_of(model_config.get("bos_token_id")).first().copied());
+        let pad_id = id(&pad_token)
+            .or_else(|| ids_of(model_config.get("pad_token_id")).first().copied())
+            .or_else(|| eos_ids.first().copied())
+            .unwrap_or(0);
+        let chat_template = match tok_config.get("chat_template") {
+            Some(Value::String(s)) => Some(s.clone()),
+            // Newer configs list named templates; "default" is the chat one.
+            Some(Value::Array(list)) => list
+                .iter()
+                .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
+                .or_else(|| list.first())
+                .and_then(|t| t.get("template"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
+        Ok(Self {
+            inner,
+            path,
+            bos_id,
+            eos_ids,
+            pad_id,
+            bos_token: bos_token.unwrap_or_default(),
+            eos_token: eos_token.unwrap_or_default(),
+            chat_template,
+        })
+    }
+
+    /// Token ids of `text`; with `add_special_tokens` the tokenizer's post-processor adds its
+    /// special tokens (e.g. Llama-3's bos).
+    ///
+    /// # Errors
+    /// [`ModelError::Tokenizer`].
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+        let enc = self
+            .inner
+            .encode(text, add_special_tokens)
+            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Text of `ids`.
+    ///
+    /// # Errors
+    /// [`ModelError::Tokenizer`].
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        self.inner
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })
+    }
+
+    /// Vocabulary size including added tokens.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The model's own chat template, or an error if it has none.
+    ///
+    /// # Errors
+    /// [`ModelError::MissingFile`] naming `tokenizer_config.json` (chat_template).
+    pub fn model_template(&self) -> Result<ChatTemplate> {
+        let source = self.chat_template.clone().ok_or_else(|| ModelError::MissingFile {
+            dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            file: "a chat_template in tokenizer_config.json".into(),
+        })?;
+        Ok(ChatTemplate::Jinja { source, bos_token: self.bos_token.clone(), eos_token: self.eos_token.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_template_matches_the_paper() {
+        let text = ChatTemplate::Reference.render(&[ChatMessage::user("Hi?")], true).unwrap();
+        assert_eq!(text, "Human: Hi?\nAssistant: ");
+    }
+
+    #[test]
+    fn chatml_template_renders_like_transformers() {
+        let source = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+        let t = ChatTemplate::Jinja { source: source.into(), bos_token: String::new(), eos_token: String::new() };
+        let text = t.render(&[ChatMessage::user("Hi")], true).unwrap();
+        assert_eq!(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    #[test]
+    fn raise_exception_is_a_template_error() {
+        let t = ChatTemplate::Jinja {
+            source: "{{ raise_exception('roles must alternate') }}".into(),
+            bos_token: String::new(),
+            eos_token: String::new(),
+        };
+        let err = t.render(&[], false).unwrap_err();
+        assert!(format!("{err}").contains("roles must alternate"), "{err}");
+    }
+}

@@ -1,0 +1,77 @@
+//! One supervised fine-tuning step (forward, per-example loss, backward, optimizer step), shared
+//! by `seal bench train-step` and the fine-tuning stage.
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::llama::model::{Llama, TokenBatch};
+use crate::loss::per_example_loss;
+
+/// Adam settings of the model optimizer (DESIGN section 3: lr 1e-5, β (0.9, 0.95), no weight
+/// decay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamSettings {
+    /// Learning rate.
+    pub lr: f64,
+    /// β₁.
+    pub beta1: f32,
+    /// β₂.
+    pub beta2: f32,
+    /// ε (PyTorch's default 1e-8).
+    pub epsilon: f32,
+}
+
+impl Default for AdamSettings {
+    fn default() -> Self {
+        Self { lr: 1e-5, beta1: 0.9, beta2: 0.95, epsilon: 1e-8 }
+    }
+}
+
+impl AdamSettings {
+    /// The Burn optimizer config.
+    pub fn to_burn(&self) -> AdamConfig {
+        AdamConfig::new().with_beta_1(self.beta1).with_beta_2(self.beta2).with_epsilon(self.epsilon)
+    }
+}
+
+/// A token batch with its loss mask (`batch * seq_len`, 1 on response tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainBatch {
+    /// Tokens and padding.
+    pub tokens: TokenBatch,
+    /// 1 where a token is a training target (response, not prompt or padding).
+    pub loss_mask: Vec<u8>,
+}
+
+/// Mean per-example loss, backward, one optimizer step; returns the updated model and the loss.
+///
+/// # Errors
+/// Invalid batches ([`crate::ModelError::Input`]).
+pub fn sft_step<B, O>(model: Llama<B>, optim: &mut O, batch: &TrainBatch, lr: f64) -> Result<(Llama<B>, f32)>
+where
+    B: AutodiffBackend,
+    O: Optimizer<Llama<B>, B>,
+{
+    let logits = model.forward(&batch.tokens)?;
+    let loss = per_example_loss(logits, &batch.tokens, &batch.loss_mask)?.mean();
+    let grads = loss.backward();
+    let value = loss.into_scalar().elem::<f32>();
+    let grads = GradientsParams::from_grads(grads, &model);
+    Ok((optim.step(lr, model, grads), value))
+}
+
+/// Evaluates the per-example losses of a batch without building a graph.
+///
+/// # Errors
+/// Invalid batches.
+pub fn eval_losses<B: AutodiffBackend>(model: &Llama<B>, batch: &TrainBatch) -> Result<Vec<f32>> {
+    let inner = model.valid();
+    let logits = inner.forward(&batch.tokens)?;
+    let losses = per_example_loss(logits, &batch.tokens, &batch.loss_mask)?;
+    Ok(losses.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data"))
+}
