@@ -1,9 +1,11 @@
 //! The backend choice, one alias per feature, so the rest of the workspace never names a backend.
 //!
-//! CPU: Burn's NdArray backend. Measured on the 2-core bench machine (DESIGN section 9, and
-//! `seal bench train-step`): NdArray trains the bench model at about 520 tokens/s where Flex
-//! manages about 375; the CubeCL `cpu` backend cannot build offline. The `openblas` feature
-//! links Debian's system OpenBLAS into NdArray's matmul (see the README for the measurement).
+//! CPU: Burn's NdArray backend with the system OpenBLAS for its matmuls (the default
+//! `openblas` feature; Debian's `libopenblas-dev`). Measured on the 2-core bench machine with
+//! `seal bench train-step` (README, "Backends"): NdArray beat Flex (DESIGN section 9), OpenBLAS
+//! beat NdArray's built-in matrixmultiply, and [`tune_allocator`] removed the page-fault cost
+//! of glibc handing every large tensor back to the kernel. The CubeCL `cpu` backend cannot
+//! build offline.
 //! CUDA: Burn's CUDA backend behind the `cuda` feature.
 
 use burn::backend::Autodiff;
@@ -34,4 +36,22 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Keeps freed tensor memory in the process instead of returning it to the kernel.
+///
+/// Burn allocates a fresh buffer for nearly every op. glibc serves buffers above its mmap
+/// threshold with `mmap` and unmaps them on free, so every large op paid for zeroed pages and
+/// page faults (about a quarter of a training step in `perf`). Turning off mmap-backed
+/// allocations and heap trimming lets freed buffers be reused; peak RSS is unchanged in the
+/// benchmark. Call once at start-up, before any threads allocate; a no-op off glibc.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before other threads
+    // start allocating, as glibc recommends.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
 }

@@ -2,6 +2,8 @@
 
 mod bad_input;
 mod common;
+mod gguf;
 mod lora;
 mod parity;
 mod tokenizer;
+mod smollm2;

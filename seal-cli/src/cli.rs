@@ -1,0 +1,148 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "seal", version, about = "Keep an aligned LLM safe while it is fine-tuned (SEAL data selection)")]
+pub struct Cli {
+    /// Print warnings and errors only.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sample an answer from a model folder.
+    Generate(GenerateArgs),
+    /// Model folders: import a GGUF file, inspect a folder.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Throughput benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Hugging Face model folder (config.json, *.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Prompt text (repeat for a batch).
+    #[arg(long, required = true)]
+    pub prompt: Vec<String>,
+    /// Wrap the prompt in the model's own chat template (else the SEAL reference template
+    /// `Human: {prompt}\nAssistant: `).
+    #[arg(long)]
+    pub chat: bool,
+    /// Feed the prompt as raw text, without any template.
+    #[arg(long, conflicts_with = "chat")]
+    pub raw: bool,
+    /// Greedy decoding (no sampling, no repetition penalty unless given).
+    #[arg(long)]
+    pub greedy: bool,
+    /// Most new tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_new_tokens: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Nucleus mass.
+    #[arg(long, default_value_t = 0.9)]
+    pub top_p: f32,
+    /// Repetition penalty (default 1.2 when sampling, 1.0 when greedy).
+    #[arg(long)]
+    pub repetition_penalty: Option<f32>,
+    /// Sampler seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON lines (prompt, answer, token counts) instead of plain text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Convert a llama.cpp GGUF file into a Hugging Face folder (config.json,
+    /// model.safetensors, tokenizer.json, tokenizer_config.json).
+    ImportGguf {
+        /// The .gguf file.
+        gguf: PathBuf,
+        /// Output folder (created; must not hold a model already unless --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing output folder's files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Re-save a model folder as seal writes models (config.json + one f32
+    /// model.safetensors, tokenizer files copied), e.g. to turn a sharded bf16 checkpoint
+    /// into the layout seal's stages produce.
+    Export {
+        /// Source model folder.
+        dir: PathBuf,
+        /// Destination folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a model folder's architecture and parameter count.
+    Inspect {
+        /// Model folder.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// One training step (forward + backward + Adam), fp32, random tokens, after warm-up.
+    TrainStep(BenchTrainArgs),
+    /// Batched greedy generation with the KV cache.
+    Generate(BenchGenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchTrainArgs {
+    /// A Hugging Face config.json (e.g. ../shared/bench/bench-tiny.config.json).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Rows per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Tokens per row.
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: usize,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Print `{"tokens_per_s": ..., "median_step_s": ...}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchGenerateArgs {
+    /// A Hugging Face config.json (random weights) ...
+    #[arg(long, conflicts_with = "model", required_unless_present = "model")]
+    pub config: Option<PathBuf>,
+    /// ... or a model folder.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Prompts per batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Prompt length in tokens.
+    #[arg(long, default_value_t = 64)]
+    pub prompt_len: usize,
+    /// New tokens per prompt.
+    #[arg(long, default_value_t = 64)]
+    pub new_tokens: usize,
+    /// Timed runs.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
