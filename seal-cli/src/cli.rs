@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "seal", version, about = "Keep an aligned LLM safe while it is fine-tuned (SEAL data selection)")]
+#[command(
+    name = "seal",
+    version,
+    about = "Keep an aligned LLM safe while it is fine-tuned (SEAL data selection)"
+)]
 pub struct Cli {
     /// Print warnings and errors only.
     #[arg(long, global = true)]

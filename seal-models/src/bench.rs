@@ -35,10 +35,19 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 /// A random batch like the reference's: uniform token ids, prompt = first quarter.
 pub fn random_batch(vocab: usize, batch: usize, seq_len: usize, rng: &mut StdRng) -> TrainBatch {
-    let input_ids = (0..batch * seq_len).map(|_| rng.random_range(0..vocab as u32)).collect();
-    let loss_mask = (0..batch * seq_len).map(|i| u8::from(i % seq_len >= seq_len / 4)).collect();
+    let input_ids = (0..batch * seq_len)
+        .map(|_| rng.random_range(0..vocab as u32))
+        .collect();
+    let loss_mask = (0..batch * seq_len)
+        .map(|i| u8::from(i % seq_len >= seq_len / 4))
+        .collect();
     TrainBatch {
-        tokens: TokenBatch { input_ids, attention_mask: vec![1; batch * seq_len], batch, seq_len },
+        tokens: TokenBatch {
+            input_ids,
+            attention_mask: vec![1; batch * seq_len],
+            batch,
+            seq_len,
+        },
         loss_mask,
     }
 }
@@ -93,8 +102,9 @@ pub fn bench_generate<B: Backend>(
 ) -> Result<BenchReport> {
     let mut rng = StdRng::seed_from_u64(0);
     let vocab = model.vocab_size() as u32;
-    let prompts: Vec<Vec<u32>> =
-        (0..batch).map(|_| (0..prompt_len).map(|_| rng.random_range(0..vocab)).collect()).collect();
+    let prompts: Vec<Vec<u32>> = (0..batch)
+        .map(|_| (0..prompt_len).map(|_| rng.random_range(0..vocab)).collect())
+        .collect();
     let config = SamplingConfig::greedy(new_tokens);
     let mut times = Vec::with_capacity(runs);
     for run in 0..=runs {

@@ -31,22 +31,40 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self { greedy: false, temperature: 1.0, top_p: 0.9, repetition_penalty: 1.2, max_new_tokens: 256, seed: 0 }
+        Self {
+            greedy: false,
+            temperature: 1.0,
+            top_p: 0.9,
+            repetition_penalty: 1.2,
+            max_new_tokens: 256,
+            seed: 0,
+        }
     }
 }
 
 impl SamplingConfig {
     /// Greedy decoding without repetition penalty.
     pub fn greedy(max_new_tokens: usize) -> Self {
-        Self { greedy: true, repetition_penalty: 1.0, max_new_tokens, ..Self::default() }
+        Self {
+            greedy: true,
+            repetition_penalty: 1.0,
+            max_new_tokens,
+            ..Self::default()
+        }
     }
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(ModelError::Input(format!("temperature {} must be positive", self.temperature)));
+            return Err(ModelError::Input(format!(
+                "temperature {} must be positive",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(ModelError::Input(format!("top_p {} must be in (0, 1]", self.top_p)));
+            return Err(ModelError::Input(format!(
+                "top_p {} must be in (0, 1]",
+                self.top_p
+            )));
         }
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
             return Err(ModelError::Input(format!(
@@ -90,7 +108,11 @@ pub fn generate<B: Backend>(
         let mut next = Vec::with_capacity(rows);
         for row in 0..rows {
             let mut row_logits = host[row * vocab..(row + 1) * vocab].to_vec();
-            let token = if done[row] { pad_id } else { pick_token(&mut row_logits, &seen[row], config, &mut rng) };
+            let token = if done[row] {
+                pad_id
+            } else {
+                pick_token(&mut row_logits, &seen[row], config, &mut rng)
+            };
             if !done[row] {
                 outputs[row].push(token);
                 seen[row].push(token);
@@ -101,14 +123,22 @@ pub fn generate<B: Backend>(
         if done.iter().all(|&d| d) {
             break;
         }
-        step_batch = TokenBatch { input_ids: next, attention_mask: vec![1; rows], batch: rows, seq_len: 1 };
+        step_batch = TokenBatch {
+            input_ids: next,
+            attention_mask: vec![1; rows],
+            batch: rows,
+            seq_len: 1,
+        };
     }
     Ok(outputs)
 }
 
 fn logits_to_host<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
     // The sync point of every decoding step: the sampler runs on the host.
-    t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data after convert")
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data after convert")
 }
 
 /// Applies the logits processors and picks one token.
@@ -119,7 +149,11 @@ pub fn pick_token(logits: &mut [f32], seen: &[u32], config: &SamplingConfig, rng
         uniq.dedup();
         for &t in &uniq {
             if let Some(l) = logits.get_mut(t as usize) {
-                *l = if *l < 0.0 { *l * config.repetition_penalty } else { *l / config.repetition_penalty };
+                *l = if *l < 0.0 {
+                    *l * config.repetition_penalty
+                } else {
+                    *l / config.repetition_penalty
+                };
             }
         }
     }
@@ -178,7 +212,10 @@ mod tests {
     #[test]
     fn repetition_penalty_divides_positive_and_multiplies_negative_logits() {
         let mut logits = vec![2.0, -2.0, 1.9];
-        let cfg = SamplingConfig { repetition_penalty: 2.0, ..SamplingConfig::greedy(1) };
+        let cfg = SamplingConfig {
+            repetition_penalty: 2.0,
+            ..SamplingConfig::greedy(1)
+        };
         let mut rng = StdRng::seed_from_u64(0);
         assert_eq!(pick_token(&mut logits, &[0, 1], &cfg, &mut rng), 2);
         assert_eq!(logits, vec![1.0, -4.0, 1.9]);
@@ -187,7 +224,11 @@ mod tests {
     #[test]
     fn top_p_excludes_the_tail() {
         // Token 0 holds ~88% of the mass; with top_p 0.5 only it can be drawn.
-        let cfg = SamplingConfig { top_p: 0.5, repetition_penalty: 1.0, ..SamplingConfig::default() };
+        let cfg = SamplingConfig {
+            top_p: 0.5,
+            repetition_penalty: 1.0,
+            ..SamplingConfig::default()
+        };
         let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..200 {
             let mut logits = vec![3.0, 1.0, 0.0, -1.0];
@@ -197,10 +238,16 @@ mod tests {
 
     #[test]
     fn sampling_is_seeded() {
-        let cfg = SamplingConfig { top_p: 1.0, repetition_penalty: 1.0, ..SamplingConfig::default() };
+        let cfg = SamplingConfig {
+            top_p: 1.0,
+            repetition_penalty: 1.0,
+            ..SamplingConfig::default()
+        };
         let draw = |seed| {
             let mut rng = StdRng::seed_from_u64(seed);
-            (0..50).map(|_| pick_token(&mut vec![0.0; 16], &[], &cfg, &mut rng)).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| pick_token(&mut [0.0; 16], &[], &cfg, &mut rng))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
         assert_ne!(draw(3), draw(4));

@@ -25,15 +25,24 @@ pub fn import_gguf_folder(gguf: &Path, out: &Path, force: bool) -> Result<Vec<(S
         )));
     }
     let import = import_gguf(gguf)?;
-    let hf: HfLlamaConfig = serde_json::from_value(import.config.clone())
-        .map_err(|source| ModelError::Json { path: gguf.to_path_buf(), source })?;
+    let hf: HfLlamaConfig =
+        serde_json::from_value(import.config.clone()).map_err(|source| ModelError::Json {
+            path: gguf.to_path_buf(),
+            source,
+        })?;
     // Check the config and every tensor before writing anything.
     let config = LlamaConfig::from_hf(&hf, gguf)?;
     build_llama::<crate::backend::Cpu>(&config, import.tensors.clone(), &crate::backend::cpu_device())?;
 
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
     let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| ModelError::io(&staging, e))?;

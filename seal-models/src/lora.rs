@@ -16,7 +16,15 @@ use crate::llama::linear::{Linear, LoraAdapter};
 use crate::llama::model::Llama;
 
 /// Projections an adapter can target.
-pub const TARGETS: [&str; 7] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+pub const TARGETS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
 
 /// Adapter hyperparameters (DESIGN section 5 defaults: r 16, α 16 on q_proj and v_proj).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +40,11 @@ pub struct LoraConfig {
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        Self { rank: 16, alpha: 16.0, target_modules: vec!["q_proj".into(), "v_proj".into()] }
+        Self {
+            rank: 16,
+            alpha: 16.0,
+            target_modules: vec!["q_proj".into(), "v_proj".into()],
+        }
     }
 }
 
@@ -46,13 +58,22 @@ impl LoraConfig {
             return Err(ModelError::Input("lora rank must be positive".into()));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(ModelError::Input(format!("lora alpha {} must be positive", self.alpha)));
+            return Err(ModelError::Input(format!(
+                "lora alpha {} must be positive",
+                self.alpha
+            )));
         }
         if self.target_modules.is_empty() {
             return Err(ModelError::Input("lora target_modules is empty".into()));
         }
-        if let Some(bad) = self.target_modules.iter().find(|t| !TARGETS.contains(&t.as_str())) {
-            return Err(ModelError::Input(format!("unknown lora target module `{bad}` (expected one of {TARGETS:?})")));
+        if let Some(bad) = self
+            .target_modules
+            .iter()
+            .find(|t| !TARGETS.contains(&t.as_str()))
+        {
+            return Err(ModelError::Input(format!(
+                "unknown lora target module `{bad}` (expected one of {TARGETS:?})"
+            )));
         }
         Ok(())
     }
@@ -72,7 +93,11 @@ fn projections_mut<B: Backend>(model: &mut Llama<B>) -> Vec<(String, &'static st
         ] {
             out.push((format!("model.layers.{i}.self_attn.{name}"), name, l));
         }
-        for (name, l) in [("gate_proj", &mut m.gate_proj), ("up_proj", &mut m.up_proj), ("down_proj", &mut m.down_proj)] {
+        for (name, l) in [
+            ("gate_proj", &mut m.gate_proj),
+            ("up_proj", &mut m.up_proj),
+            ("down_proj", &mut m.down_proj),
+        ] {
             out.push((format!("model.layers.{i}.mlp.{name}"), name, l));
         }
     }
@@ -81,7 +106,11 @@ fn projections_mut<B: Backend>(model: &mut Llama<B>) -> Vec<(String, &'static st
 
 fn replace<B: Backend>(slot: &mut Linear<B>, f: impl FnOnce(Linear<B>) -> Linear<B>) {
     // Linear has no cheap placeholder, so move out through a clone-free swap of its parts.
-    let taken = Linear { weight: slot.weight.clone(), bias: slot.bias.clone(), lora: slot.lora.take() };
+    let taken = Linear {
+        weight: slot.weight.clone(),
+        bias: slot.bias.clone(),
+        lora: slot.lora.take(),
+    };
     *slot = f(taken);
 }
 
@@ -151,7 +180,10 @@ const PEFT_PREFIX: &str = "base_model.model.";
 
 fn host<B: Backend>(t: Tensor<B, 2>) -> HostTensor {
     let shape = t.dims().to_vec();
-    HostTensor::new(shape, t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data"))
+    HostTensor::new(
+        shape,
+        t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data"),
+    )
 }
 
 /// Writes the model's adapters in PEFT layout: `adapter_model.safetensors` with
@@ -171,7 +203,10 @@ pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) 
             rank = a.shape[0];
             alpha = lora.scaling * rank as f32;
             map.insert(format!("{PEFT_PREFIX}{path}.lora_A.weight"), a)?;
-            map.insert(format!("{PEFT_PREFIX}{path}.lora_B.weight"), host(lora.lora_b.val()).transposed())?;
+            map.insert(
+                format!("{PEFT_PREFIX}{path}.lora_B.weight"),
+                host(lora.lora_b.val()).transposed(),
+            )?;
             if !kinds.iter().any(|k| k == kind) {
                 kinds.push(kind.to_string());
             }
@@ -195,7 +230,10 @@ pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) 
         use_rslora: false,
     };
     write_safetensors(&dir.join("adapter_model.safetensors"), &map)?;
-    write_json_atomic(&dir.join("adapter_config.json"), &serde_json::to_value(config).expect("config serialises"))
+    write_json_atomic(
+        &dir.join("adapter_config.json"),
+        &serde_json::to_value(config).expect("config serialises"),
+    )
 }
 
 /// Loads a PEFT LoRA adapter onto `model` (replacing any adapter it has).
@@ -206,14 +244,23 @@ pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) 
 pub fn load_adapter<B: Backend>(model: Llama<B>, dir: &Path, device: &B::Device) -> Result<Llama<B>> {
     let config_path = dir.join("adapter_config.json");
     let text = std::fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
-    let config: PeftConfig =
-        serde_json::from_str(&text).map_err(|source| ModelError::Json { path: config_path.clone(), source })?;
-    let bad = |field: &str, reason: String| ModelError::Config { path: config_path.clone(), field: field.into(), reason };
+    let config: PeftConfig = serde_json::from_str(&text).map_err(|source| ModelError::Json {
+        path: config_path.clone(),
+        source,
+    })?;
+    let bad = |field: &str, reason: String| ModelError::Config {
+        path: config_path.clone(),
+        field: field.into(),
+        reason,
+    };
     if config.peft_type != "LORA" {
         return Err(bad("peft_type", format!("`{}` is not LORA", config.peft_type)));
     }
     if config.bias != "none" || config.fan_in_fan_out || config.use_rslora {
-        return Err(bad("bias", "only bias = none without fan_in_fan_out or rslora is supported".into()));
+        return Err(bad(
+            "bias",
+            "only bias = none without fan_in_fan_out or rslora is supported".into(),
+        ));
     }
     let mut map = read_safetensors(&dir.join("adapter_model.safetensors"))?;
     let scaling = config.lora_alpha / config.r as f32;
@@ -223,15 +270,28 @@ pub fn load_adapter<B: Backend>(model: Llama<B>, dir: &Path, device: &B::Device)
             continue;
         }
         let (in_f, out_f) = linear.dims();
-        let a = map.take(&format!("{PEFT_PREFIX}{path}.lora_A.weight"), &[config.r, in_f])?.transposed();
-        let b = map.take(&format!("{PEFT_PREFIX}{path}.lora_B.weight"), &[out_f, config.r])?.transposed();
+        let a = map
+            .take(&format!("{PEFT_PREFIX}{path}.lora_A.weight"), &[config.r, in_f])?
+            .transposed();
+        let b = map
+            .take(&format!("{PEFT_PREFIX}{path}.lora_B.weight"), &[out_f, config.r])?
+            .transposed();
         let to_param = |t: HostTensor| {
-            Param::initialized(ParamId::new(), Tensor::<B, 2>::from_data(TensorData::new(t.data, t.shape), device))
+            Param::initialized(
+                ParamId::new(),
+                Tensor::<B, 2>::from_data(TensorData::new(t.data, t.shape), device),
+            )
         };
-        linear.lora = Some(LoraAdapter { lora_a: to_param(a), lora_b: to_param(b), scaling });
+        linear.lora = Some(LoraAdapter {
+            lora_a: to_param(a),
+            lora_b: to_param(b),
+            scaling,
+        });
     }
     if !map.is_empty() {
-        return Err(ModelError::UnexpectedTensors { names: map.names().take(8).map(str::to_string).collect() });
+        return Err(ModelError::UnexpectedTensors {
+            names: map.names().take(8).map(str::to_string).collect(),
+        });
     }
     Ok(model)
 }

@@ -31,7 +31,9 @@ pub fn per_example_loss<B: Backend>(
         )));
     }
     if s < 2 {
-        return Err(ModelError::Input("sequences need at least 2 tokens for a next-token loss".into()));
+        return Err(ModelError::Input(
+            "sequences need at least 2 tokens for a next-token loss".into(),
+        ));
     }
     let device = logits.device();
     let mut targets = Vec::with_capacity(b * (s - 1));

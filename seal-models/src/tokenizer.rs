@@ -21,15 +21,24 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A user turn.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: "user".into(), content: content.into() }
+        Self {
+            role: "user".into(),
+            content: content.into(),
+        }
     }
     /// An assistant turn.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: "assistant".into(), content: content.into() }
+        Self {
+            role: "assistant".into(),
+            content: content.into(),
+        }
     }
     /// A system turn.
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: "system".into(), content: content.into() }
+        Self {
+            role: "system".into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -60,18 +69,28 @@ impl ChatTemplate {
     pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
         match self {
             Self::Reference => Ok(render_reference(messages, add_generation_prompt)),
-            Self::Jinja { source, bos_token, eos_token } => {
+            Self::Jinja {
+                source,
+                bos_token,
+                eos_token,
+            } => {
                 let mut env = minijinja::Environment::new();
                 // transformers renders with trim_blocks and lstrip_blocks, and templates call
                 // Python string methods (`.strip()`, `.startswith()`), which pycompat provides.
                 env.set_trim_blocks(true);
                 env.set_lstrip_blocks(true);
                 env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-                env.add_function("raise_exception", |msg: String| -> std::result::Result<String, minijinja::Error> {
-                    Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
-                });
-                env.add_template("chat", source).map_err(|source| ModelError::Template { source })?;
-                let template = env.get_template("chat").map_err(|source| ModelError::Template { source })?;
+                env.add_function(
+                    "raise_exception",
+                    |msg: String| -> std::result::Result<String, minijinja::Error> {
+                        Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+                    },
+                );
+                env.add_template("chat", source)
+                    .map_err(|source| ModelError::Template { source })?;
+                let template = env
+                    .get_template("chat")
+                    .map_err(|source| ModelError::Template { source })?;
                 template
                     .render(minijinja::context! {
                         messages => messages,
@@ -142,13 +161,26 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|source| ModelError::Json { path: path.to_path_buf(), source })
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|source| ModelError::Json {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn ids_of(v: Option<&Value>) -> Vec<u32> {
     match v {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).into_iter().collect(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).filter_map(|n| u32::try_from(n).ok()).collect(),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .into_iter()
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_u64)
+            .filter_map(|n| u32::try_from(n).ok())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -162,10 +194,15 @@ impl TextTokenizer {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         if !path.exists() {
-            return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "tokenizer.json".into() });
+            return Err(ModelError::MissingFile {
+                dir: dir.to_path_buf(),
+                file: "tokenizer.json".into(),
+            });
         }
-        let inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| ModelError::Tokenizer { path: path.clone(), message: e.to_string() })?;
+        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let tok_config = read_json(&dir.join("tokenizer_config.json"))?.unwrap_or(Value::Null);
         let gen_config = read_json(&dir.join("generation_config.json"))?.unwrap_or(Value::Null);
         let model_config = read_json(&dir.join("config.json"))?.unwrap_or(Value::Null);
@@ -176,7 +213,10 @@ impl TextTokenizer {
         let id = |t: &Option<String>| t.as_deref().and_then(|t| inner.token_to_id(t));
 
         let mut eos_ids: Vec<u32> = id(&eos_token).into_iter().collect();
-        for extra in ids_of(gen_config.get("eos_token_id")).into_iter().chain(ids_of(model_config.get("eos_token_id"))) {
+        for extra in ids_of(gen_config.get("eos_token_id"))
+            .into_iter()
+            .chain(ids_of(model_config.get("eos_token_id")))
+        {
             if !eos_ids.contains(&extra) {
                 eos_ids.push(extra);
             }
@@ -219,7 +259,10 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode(text, add_special_tokens)
-            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -230,7 +273,10 @@ impl TextTokenizer {
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.inner
             .decode(ids, skip_special_tokens)
-            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// Vocabulary size including added tokens.
@@ -243,11 +289,18 @@ impl TextTokenizer {
     /// # Errors
     /// [`ModelError::MissingFile`] naming `tokenizer_config.json` (chat_template).
     pub fn model_template(&self) -> Result<ChatTemplate> {
-        let source = self.chat_template.clone().ok_or_else(|| ModelError::MissingFile {
-            dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
-            file: "a chat_template in tokenizer_config.json".into(),
-        })?;
-        Ok(ChatTemplate::Jinja { source, bos_token: self.bos_token.clone(), eos_token: self.eos_token.clone() })
+        let source = self
+            .chat_template
+            .clone()
+            .ok_or_else(|| ModelError::MissingFile {
+                dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                file: "a chat_template in tokenizer_config.json".into(),
+            })?;
+        Ok(ChatTemplate::Jinja {
+            source,
+            bos_token: self.bos_token.clone(),
+            eos_token: self.eos_token.clone(),
+        })
     }
 }
 
@@ -257,14 +310,20 @@ mod tests {
 
     #[test]
     fn reference_template_matches_the_paper() {
-        let text = ChatTemplate::Reference.render(&[ChatMessage::user("Hi?")], true).unwrap();
+        let text = ChatTemplate::Reference
+            .render(&[ChatMessage::user("Hi?")], true)
+            .unwrap();
         assert_eq!(text, "Human: Hi?\nAssistant: ");
     }
 
     #[test]
     fn chatml_template_renders_like_transformers() {
         let source = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-        let t = ChatTemplate::Jinja { source: source.into(), bos_token: String::new(), eos_token: String::new() };
+        let t = ChatTemplate::Jinja {
+            source: source.into(),
+            bos_token: String::new(),
+            eos_token: String::new(),
+        };
         let text = t.render(&[ChatMessage::user("Hi")], true).unwrap();
         assert_eq!(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     }

@@ -28,14 +28,22 @@ pub struct AdamSettings {
 
 impl Default for AdamSettings {
     fn default() -> Self {
-        Self { lr: 1e-5, beta1: 0.9, beta2: 0.95, epsilon: 1e-8 }
+        Self {
+            lr: 1e-5,
+            beta1: 0.9,
+            beta2: 0.95,
+            epsilon: 1e-8,
+        }
     }
 }
 
 impl AdamSettings {
     /// The Burn optimizer config.
     pub fn to_burn(&self) -> AdamConfig {
-        AdamConfig::new().with_beta_1(self.beta1).with_beta_2(self.beta2).with_epsilon(self.epsilon)
+        AdamConfig::new()
+            .with_beta_1(self.beta1)
+            .with_beta_2(self.beta2)
+            .with_epsilon(self.epsilon)
     }
 }
 
@@ -73,5 +81,9 @@ pub fn eval_losses<B: AutodiffBackend>(model: &Llama<B>, batch: &TrainBatch) -> 
     let inner = model.valid();
     let logits = inner.forward(&batch.tokens)?;
     let losses = per_example_loss(logits, &batch.tokens, &batch.loss_mask)?;
-    Ok(losses.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data"))
+    Ok(losses
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data"))
 }

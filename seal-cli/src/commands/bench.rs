@@ -13,7 +13,8 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::TrainStep(args) => {
             let (config, _) = LlamaConfig::from_file(&args.config)
                 .with_context(|| format!("reading bench config {}", args.config.display()))?;
-            let report = bench_train_step::<CpuTrain>(&config, args.batch, args.seq_len, args.steps, &device)?;
+            let report =
+                bench_train_step::<CpuTrain>(&config, args.batch, args.seq_len, args.steps, &device)?;
             if args.json {
                 let out = serde_json::json!({
                     "tokens_per_s": report.tokens_per_s,
@@ -40,9 +41,14 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Generate(args) => {
             let model = match (&args.model, &args.config) {
-                (Some(dir), _) => load_llama::<Cpu>(dir, &device).with_context(|| format!("loading {}", dir.display()))?.model,
+                (Some(dir), _) => {
+                    load_llama::<Cpu>(dir, &device)
+                        .with_context(|| format!("loading {}", dir.display()))?
+                        .model
+                }
                 (None, Some(path)) => {
-                    let (config, _) = LlamaConfig::from_file(path).with_context(|| format!("reading {}", path.display()))?;
+                    let (config, _) = LlamaConfig::from_file(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
                     init_random::<Cpu>(&config, 0.02, &device)
                 }
                 (None, None) => anyhow::bail!("give --config or --model"),

@@ -12,14 +12,22 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading tokenizer of {}", args.model.display()))?;
     let loaded = load_llama::<Cpu>(&args.model, &device)
         .with_context(|| format!("loading model {}", args.model.display()))?;
-    let template = if args.chat { Some(tokenizer.model_template()?) } else if args.raw { None } else { Some(ChatTemplate::Reference) };
+    let template = if args.chat {
+        Some(tokenizer.model_template()?)
+    } else if args.raw {
+        None
+    } else {
+        Some(ChatTemplate::Reference)
+    };
 
     let mut prompts = Vec::with_capacity(args.prompt.len());
     for text in &args.prompt {
         let ids = match &template {
             // Model templates spell out their own special tokens, as transformers'
             // apply_chat_template(tokenize=True) does.
-            Some(t @ ChatTemplate::Jinja { .. }) => tokenizer.encode(&t.render(&[ChatMessage::user(text)], true)?, false)?,
+            Some(t @ ChatTemplate::Jinja { .. }) => {
+                tokenizer.encode(&t.render(&[ChatMessage::user(text)], true)?, false)?
+            }
             Some(t) => tokenizer.encode(&t.render(&[ChatMessage::user(text)], true)?, true)?,
             None => tokenizer.encode(text, true)?,
         };
@@ -29,15 +37,28 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
         greedy: args.greedy,
         temperature: args.temperature,
         top_p: args.top_p,
-        repetition_penalty: args.repetition_penalty.unwrap_or(if args.greedy { 1.0 } else { 1.2 }),
+        repetition_penalty: args
+            .repetition_penalty
+            .unwrap_or(if args.greedy { 1.0 } else { 1.2 }),
         max_new_tokens: args.max_new_tokens,
         seed: args.seed,
     };
     let start = std::time::Instant::now();
-    let outputs = generate(&loaded.model, &prompts, &sampling, &tokenizer.eos_ids, tokenizer.pad_id)?;
+    let outputs = generate(
+        &loaded.model,
+        &prompts,
+        &sampling,
+        &tokenizer.eos_ids,
+        tokenizer.pad_id,
+    )?;
     let elapsed = start.elapsed().as_secs_f64();
     let generated: usize = outputs.iter().map(Vec::len).sum();
-    tracing::info!(tokens = generated, seconds = elapsed, tokens_per_s = generated as f64 / elapsed, "generated");
+    tracing::info!(
+        tokens = generated,
+        seconds = elapsed,
+        tokens_per_s = generated as f64 / elapsed,
+        "generated"
+    );
     for (prompt, ids) in args.prompt.iter().zip(&outputs) {
         let answer = tokenizer.decode(ids, true)?;
         if args.json {

@@ -18,12 +18,19 @@ pub fn exec(command: ModelCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ModelCommand::Export { dir, out } => {
-            let loaded = load_llama::<Cpu>(&dir, &cpu_device()).with_context(|| format!("loading {}", dir.display()))?;
-            save_llama(&loaded.model, &loaded.hf_config, &out).with_context(|| format!("writing {}", out.display()))?;
-            for file in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+            let loaded = load_llama::<Cpu>(&dir, &cpu_device())
+                .with_context(|| format!("loading {}", dir.display()))?;
+            save_llama(&loaded.model, &loaded.hf_config, &out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            for file in [
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "generation_config.json",
+            ] {
                 let src = dir.join(file);
                 if src.exists() {
-                    std::fs::copy(&src, out.join(file)).with_context(|| format!("copying {}", src.display()))?;
+                    std::fs::copy(&src, out.join(file))
+                        .with_context(|| format!("copying {}", src.display()))?;
                 }
             }
             println!("wrote {}", out.display());

@@ -4,11 +4,18 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("fixtures")
+        .join(name)
 }
 
 fn seal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seal")).args(args).env("RUST_LOG", "warn").output().expect("seal runs")
+    Command::new(env!("CARGO_BIN_EXE_seal"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("seal runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -22,7 +29,18 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn generate_is_deterministic_for_a_seed() {
     let model = fixture("tiny-llama");
-    let args = ["generate", "--model", model.to_str().unwrap(), "--prompt", "The capital of France", "--max-new-tokens", "8", "--seed", "3", "--json"];
+    let args = [
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt",
+        "The capital of France",
+        "--max-new-tokens",
+        "8",
+        "--seed",
+        "3",
+        "--json",
+    ];
     let a = seal(&args);
     assert!(a.status.success(), "{}", stderr(&a));
     let b = seal(&args);
@@ -37,16 +55,33 @@ fn import_gguf_writes_a_loadable_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("imported");
     let gguf = fixture("tiny-gguf").join("tiny-llama.gguf");
-    let o = seal(&["model", "import-gguf", gguf.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = seal(&[
+        "model",
+        "import-gguf",
+        gguf.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for file in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
         assert!(out.join(file).exists(), "{file} missing");
     }
     let o = seal(&["model", "inspect", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("parameters:"));
     // A second import into the same folder refuses without --force.
-    let o = seal(&["model", "import-gguf", gguf.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = seal(&[
+        "model",
+        "import-gguf",
+        gguf.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
 }
@@ -55,12 +90,32 @@ fn import_gguf_writes_a_loadable_folder() {
 fn export_round_trips_a_sharded_half_precision_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("qwen2-f32");
-    let o = seal(&["model", "export", fixture("tiny-qwen2").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = seal(&[
+        "model",
+        "export",
+        fixture("tiny-qwen2").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let prompt = ["generate", "--prompt", "Hello", "--greedy", "--max-new-tokens", "6", "--raw", "--model"];
+    let prompt = [
+        "generate",
+        "--prompt",
+        "Hello",
+        "--greedy",
+        "--max-new-tokens",
+        "6",
+        "--raw",
+        "--model",
+    ];
     let a = seal(&[&prompt[..], &[fixture("tiny-qwen2").to_str().unwrap()]].concat());
     let b = seal(&[&prompt[..], &[out.to_str().unwrap()]].concat());
-    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
     assert_eq!(stdout(&a), stdout(&b));
 }
 
@@ -68,13 +123,23 @@ fn export_round_trips_a_sharded_half_precision_checkpoint() {
 fn bad_inputs_exit_non_zero_with_a_named_error() {
     let o = seal(&["generate", "--model", "/nonexistent/model", "--prompt", "hi"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).starts_with("error:") && stderr(&o).contains("/nonexistent/model"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error:") && stderr(&o).contains("/nonexistent/model"),
+        "{}",
+        stderr(&o)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.gguf");
     std::fs::write(&bad, b"GGUF\x03\x00\x00\x00 truncated").unwrap();
     let out = dir.path().join("out");
-    let o = seal(&["model", "import-gguf", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = seal(&[
+        "model",
+        "import-gguf",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("bad.gguf"), "{}", stderr(&o));
     assert!(!out.exists(), "no partial output folder on failure");

@@ -143,11 +143,7 @@ impl std::fmt::Display for GgmlType {
 /// values (`bytes.len() / block_bytes * block_elements`).
 ///
 /// Returns `Err` with a message when the lengths disagree; callers wrap it into their error.
-pub fn dequantize_into(
-    ty: GgmlType,
-    bytes: &[u8],
-    out: &mut [f32],
-) -> std::result::Result<(), String> {
+pub fn dequantize_into(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> std::result::Result<(), String> {
     let (eb, bb) = (ty.block_elements(), ty.block_bytes());
     if !bytes.len().is_multiple_of(bb) || bytes.len() / bb * eb != out.len() {
         return Err(format!(

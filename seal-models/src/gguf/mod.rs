@@ -56,17 +56,13 @@ pub fn import_gguf(path: &Path) -> Result<GgufImport> {
 pub fn import_gguf_file(file: &GgufFile) -> Result<GgufImport> {
     let arch = file.str("general.architecture")?;
     if arch != "llama" {
-        return Err(file.error(format!(
-            "architecture `{arch}` is not supported (only llama)"
-        )));
+        return Err(file.error(format!("architecture `{arch}` is not supported (only llama)")));
     }
     let hp = Hyperparams::read(file)?;
     let tokenizer = tokenizer::rebuild_tokenizer(file, Some(hp.context_length as u64))?;
     let tensors = read_tensors(file, &hp)?;
 
-    let vocab_size = tensors
-        .get("model.embed_tokens.weight")
-        .map_or(0, |t| t.shape[0]);
+    let vocab_size = tensors.get("model.embed_tokens.weight").map_or(0, |t| t.shape[0]);
     if tokenizer.n_tokens > vocab_size {
         return Err(file.error(format!(
             "the tokenizer has {} tokens but `token_embd.weight` only {vocab_size} rows",
@@ -122,10 +118,7 @@ pub fn import_gguf_file(file: &GgufFile) -> Result<GgufImport> {
     for info in file.tensors() {
         *type_counts.entry(info.ggml_type).or_default() += 1;
     }
-    let types: Vec<String> = type_counts
-        .iter()
-        .map(|(t, n)| format!("{t} ×{n}"))
-        .collect();
+    let types: Vec<String> = type_counts.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
     summary.push(("tensor types".into(), types.join(", ")));
     let params: u64 = file.tensors().iter().map(|t| t.n_elements).sum();
     summary.push((
@@ -178,14 +171,11 @@ impl Hyperparams {
     fn read(file: &GgufFile) -> Result<Self> {
         let size = |key: &str| -> Result<usize> {
             let value = file.u64(key)?;
-            usize::try_from(value)
-                .ok()
-                .filter(|&v| v > 0)
-                .ok_or_else(|| {
-                    file.error(format!(
-                        "metadata key `{key}` is {value}, expected a positive size"
-                    ))
-                })
+            usize::try_from(value).ok().filter(|&v| v > 0).ok_or_else(|| {
+                file.error(format!(
+                    "metadata key `{key}` is {value}, expected a positive size"
+                ))
+            })
         };
         let layers = size("llama.block_count")?;
         let hidden = size("llama.embedding_length")?;
@@ -204,9 +194,7 @@ impl Hyperparams {
             Some(_) => size("llama.attention.key_length")?,
             None if hidden % heads == 0 => hidden / heads,
             None => {
-                return Err(file.error(format!(
-                    "hidden size {hidden} is not divisible by {heads} heads"
-                )));
+                return Err(file.error(format!("hidden size {hidden} is not divisible by {heads} heads")));
             }
         };
         if let Some(value_length) = file.u64_opt("llama.attention.value_length")?
@@ -365,10 +353,7 @@ fn read_tensors(file: &GgufFile, hp: &Hyperparams) -> Result<TensorMap> {
     ];
     let layer_names =
         (0..hp.layers).flat_map(|n| per_layer.iter().map(move |s| format!("blk.{n}.{s}.weight")));
-    for name in ["output_norm.weight".to_string()]
-        .into_iter()
-        .chain(layer_names)
-    {
+    for name in ["output_norm.weight".to_string()].into_iter().chain(layer_names) {
         if file.tensor_info(&name).is_none() {
             return Err(file.error(format!("missing tensor `{name}`")));
         }
@@ -378,8 +363,7 @@ fn read_tensors(file: &GgufFile, hp: &Hyperparams) -> Result<TensorMap> {
     for info in file.tensors() {
         let Some((hf_name, shape, reorder)) = hf_tensor(&info.name, hp, vocab) else {
             let reason = if info.name == "rope_freqs.weight" {
-                "tensor `rope_freqs.weight` (llama 3 rope scaling factors) is not supported yet"
-                    .to_string()
+                "tensor `rope_freqs.weight` (llama 3 rope scaling factors) is not supported yet".to_string()
             } else {
                 format!("unexpected tensor `{}` for architecture llama", info.name)
             };

@@ -253,9 +253,9 @@ impl GgufFile {
             Some((_, value)) => match value.as_u64() {
                 Some(a) if a > 0 && a.is_power_of_two() => a,
                 _ => {
-                    return Err(parser.error(format!(
-                        "`general.alignment` is {value}, expected a power of two"
-                    )));
+                    return Err(
+                        parser.error(format!("`general.alignment` is {value}, expected a power of two"))
+                    );
                 }
             },
         };
@@ -272,9 +272,7 @@ impl GgufFile {
                     shown(&name)
                 )));
             }
-            let dims = (0..n_dims)
-                .map(|_| parser.u64())
-                .collect::<Result<Vec<_>>>()?;
+            let dims = (0..n_dims).map(|_| parser.u64()).collect::<Result<Vec<_>>>()?;
             let type_id = parser.u32()?;
             let offset = parser.u64()?;
             raw.push((name, dims, type_id, offset));
@@ -299,10 +297,7 @@ impl GgufFile {
         let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
         if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(gguf_error(
-                path,
-                format!("tensor `{}` appears twice", pair[0]),
-            ));
+            return Err(gguf_error(path, format!("tensor `{}` appears twice", pair[0])));
         }
 
         Ok(Self {
@@ -428,10 +423,7 @@ impl GgufFile {
     /// [`ModelError::Gguf`] if the value is not an array.
     pub fn array_opt(&self, key: &str) -> Result<Option<&[GgufValue]>> {
         self.get(key)
-            .map(|v| {
-                v.as_array()
-                    .ok_or_else(|| self.mistyped(key, v, "an array"))
-            })
+            .map(|v| v.as_array().ok_or_else(|| self.mistyped(key, v, "an array")))
             .transpose()
     }
 
@@ -451,18 +443,11 @@ impl GgufFile {
     /// [`ModelError::Io`] on a read error; [`ModelError::Gguf`] if the file shrank since it was
     /// opened.
     pub fn tensor_bytes(&self, info: &GgufTensorInfo) -> Result<Vec<u8>> {
-        let len = usize::try_from(info.n_bytes).map_err(|_| {
-            self.error(format!(
-                "tensor `{}` is too large for this platform",
-                info.name
-            ))
-        })?;
+        let len = usize::try_from(info.n_bytes)
+            .map_err(|_| self.error(format!("tensor `{}` is too large for this platform", info.name)))?;
         let mut bytes = vec![0u8; len];
         // A poisoned lock only means another reader panicked mid-read; every read seeks first.
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         file.seek(SeekFrom::Start(info.offset))
             .map_err(|e| ModelError::io(&self.path, e))?;
         file.read_exact(&mut bytes).map_err(|e| {
@@ -485,12 +470,8 @@ impl GgufFile {
     /// As [`GgufFile::tensor_bytes`].
     pub fn dequantize(&self, info: &GgufTensorInfo) -> Result<HostTensor> {
         let bytes = self.tensor_bytes(info)?;
-        let len = usize::try_from(info.n_elements).map_err(|_| {
-            self.error(format!(
-                "tensor `{}` is too large for this platform",
-                info.name
-            ))
-        })?;
+        let len = usize::try_from(info.n_elements)
+            .map_err(|_| self.error(format!("tensor `{}` is too large for this platform", info.name)))?;
         let mut data = vec![0.0f32; len];
         dequantize_into(info.ggml_type, &bytes, &mut data)
             .map_err(|reason| self.error(format!("tensor `{}`: {reason}", info.name)))?;
@@ -543,8 +524,7 @@ pub(crate) fn gguf_error(path: &Path, reason: String) -> ModelError {
 }
 
 fn align_up(pos: u64, alignment: u64) -> Option<u64> {
-    pos.checked_add(alignment - 1)
-        .map(|p| p / alignment * alignment)
+    pos.checked_add(alignment - 1).map(|p| p / alignment * alignment)
 }
 
 /// Checks one tensor info against the file and resolves its type, size and absolute offset.
@@ -564,9 +544,7 @@ fn tensor_info(
     let ggml_type = GgmlType::from_id(type_id).ok_or_else(|| {
         err(format!(
             "tensor `{label}` has unknown or unsupported tensor type {type_id} (seal reads {})",
-            GgmlType::ALL
-                .map(|t| format!("{t} ({})", t.id()))
-                .join(", ")
+            GgmlType::ALL.map(|t| format!("{t} ({})", t.id())).join(", ")
         ))
     })?;
     let n_elements = dims
@@ -585,11 +563,9 @@ fn tensor_info(
             ggml_type.block_elements()
         )));
     }
-    let n_bytes = ggml_type.bytes_for(n_elements).ok_or_else(|| {
-        err(format!(
-            "tensor `{label}`: byte size of dims {dims:?} overflows"
-        ))
-    })?;
+    let n_bytes = ggml_type
+        .bytes_for(n_elements)
+        .ok_or_else(|| err(format!("tensor `{label}`: byte size of dims {dims:?} overflows")))?;
     if !offset.is_multiple_of(alignment) {
         return Err(err(format!(
             "tensor `{label}` has data offset {offset}, not a multiple of the alignment {alignment}"
@@ -732,10 +708,7 @@ impl<R: Read> Parser<'_, R> {
                         )));
                     }
                 };
-                if count
-                    .checked_mul(min_size)
-                    .is_none_or(|n| n > self.remaining())
-                {
+                if count.checked_mul(min_size).is_none_or(|n| n > self.remaining()) {
                     return Err(self.truncated());
                 }
                 let mut items = Vec::with_capacity(self.capacity_for(count, min_size));

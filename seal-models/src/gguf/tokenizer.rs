@@ -133,10 +133,7 @@ pub(crate) struct RebuiltTokenizer {
 /// # Errors
 /// [`crate::ModelError::Gguf`] if the tokenizer metadata is missing, malformed, not byte-level
 /// BPE, names a pre-tokenizer seal does not know, or if the rebuilt tokenizer does not load.
-pub(crate) fn rebuild_tokenizer(
-    file: &GgufFile,
-    max_length: Option<u64>,
-) -> Result<RebuiltTokenizer> {
+pub(crate) fn rebuild_tokenizer(file: &GgufFile, max_length: Option<u64>) -> Result<RebuiltTokenizer> {
     let model = file.str("tokenizer.ggml.model")?;
     match model {
         "gpt2" => {}
@@ -247,9 +244,7 @@ pub(crate) fn rebuild_tokenizer(
         let token = usize::try_from(id)
             .ok()
             .and_then(|i| tokens.get(i))
-            .ok_or_else(|| {
-                file.error(format!("`{key}` is {id}, past the {} tokens", tokens.len()))
-            })?;
+            .ok_or_else(|| file.error(format!("`{key}` is {id}, past the {} tokens", tokens.len())))?;
         Ok(Some((id, *token)))
     };
     let bos = special_token("tokenizer.ggml.bos_token_id")?;
@@ -342,8 +337,7 @@ pub(crate) fn rebuild_tokenizer(
 /// HF's `TemplateProcessing`, laid out as transformers' `update_post_processor` writes it:
 /// `[bos] $A [eos]` for one sequence, the same again (type id 1) for the second of a pair.
 fn post_processor(bos: Option<(u64, &str)>, eos: Option<(u64, &str)>) -> Value {
-    let special =
-        |token: &str, type_id: u32| json!({"SpecialToken": {"id": token, "type_id": type_id}});
+    let special = |token: &str, type_id: u32| json!({"SpecialToken": {"id": token, "type_id": type_id}});
     let sequence = |id: &str, type_id: u32| json!({"Sequence": {"id": id, "type_id": type_id}});
     let part = |seq: &str, type_id: u32| {
         let mut items = Vec::new();
@@ -361,10 +355,7 @@ fn post_processor(bos: Option<(u64, &str)>, eos: Option<(u64, &str)>) -> Value {
     pair.extend(part("B", 1));
     let mut special_tokens = Map::new();
     for (id, token) in bos.into_iter().chain(eos) {
-        special_tokens.insert(
-            token.into(),
-            json!({"id": token, "ids": [id], "tokens": [token]}),
-        );
+        special_tokens.insert(token.into(), json!({"id": token, "ids": [id], "tokens": [token]}));
     }
     json!({"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": special_tokens})
 }
@@ -377,10 +368,7 @@ fn string_array<'a>(file: &'a GgufFile, key: &str) -> Result<Vec<&'a str>> {
         .iter()
         .map(|v| match v {
             GgufValue::String(s) => Ok(s.as_str()),
-            other => Err(file.error(format!(
-                "`{key}` holds {} values, not strings",
-                other.type_name()
-            ))),
+            other => Err(file.error(format!("`{key}` holds {} values, not strings", other.type_name()))),
         })
         .collect()
 }

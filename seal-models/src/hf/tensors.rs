@@ -80,7 +80,9 @@ impl TensorMap {
         let tensor = self
             .tensors
             .remove(name)
-            .ok_or_else(|| ModelError::MissingTensor { name: name.to_string() })?;
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+            })?;
         if tensor.shape != shape {
             return Err(ModelError::TensorShape {
                 name: name.to_string(),

@@ -31,8 +31,10 @@ pub const SAFETENSORS_INDEX: &str = "model.safetensors.index.json";
 /// Truncated or malformed files, unsupported dtypes, duplicate names.
 pub fn read_safetensors(path: &Path) -> Result<TensorMap> {
     let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|source| ModelError::Safetensors { path: path.to_path_buf(), source })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|source| ModelError::Safetensors {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut map = TensorMap::new();
     for (name, view) in file.tensors() {
         let data = to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::UnsupportedDtype {
@@ -47,7 +49,10 @@ pub fn read_safetensors(path: &Path) -> Result<TensorMap> {
 
 fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
-        Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
         Dtype::F16 => bytes
             .chunks_exact(2)
             .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
@@ -74,8 +79,10 @@ pub fn read_checkpoint(dir: &Path) -> Result<TensorMap> {
     let index_path = dir.join(SAFETENSORS_INDEX);
     if index_path.exists() {
         let text = std::fs::read_to_string(&index_path).map_err(|e| ModelError::io(&index_path, e))?;
-        let index: ShardIndex = serde_json::from_str(&text)
-            .map_err(|source| ModelError::Json { path: index_path.clone(), source })?;
+        let index: ShardIndex = serde_json::from_str(&text).map_err(|source| ModelError::Json {
+            path: index_path.clone(),
+            source,
+        })?;
         let shards: BTreeSet<&String> = index.weight_map.values().collect();
         let mut map = TensorMap::new();
         for shard in shards {
@@ -103,7 +110,11 @@ pub fn read_checkpoint(dir: &Path) -> Result<TensorMap> {
 ///
 /// # Errors
 /// [`ModelError::MissingTensor`], [`ModelError::TensorShape`], [`ModelError::UnexpectedTensors`].
-pub fn build_llama<B: Backend>(config: &LlamaConfig, mut map: TensorMap, device: &B::Device) -> Result<Llama<B>> {
+pub fn build_llama<B: Backend>(
+    config: &LlamaConfig,
+    mut map: TensorMap,
+    device: &B::Device,
+) -> Result<Llama<B>> {
     let h = config.hidden_size;
     let q = config.num_attention_heads * config.head_dim;
     let kv = config.num_key_value_heads * config.head_dim;
@@ -114,11 +125,18 @@ pub fn build_llama<B: Backend>(config: &LlamaConfig, mut map: TensorMap, device:
     // HF Linear weights are [out, in]; seal's are [in, out].
     let linear = |map: &mut TensorMap, prefix: &str, i: usize, o: usize, bias: bool| -> Result<Linear<B>> {
         let w = map.take(&format!("{prefix}.weight"), &[o, i])?.transposed();
-        let b = if bias { Some(tensor1(map.take(&format!("{prefix}.bias"), &[o])?)) } else { None };
+        let b = if bias {
+            Some(tensor1(map.take(&format!("{prefix}.bias"), &[o])?))
+        } else {
+            None
+        };
         Ok(Linear::from_tensors(tensor2(w), b))
     };
     let norm = |map: &mut TensorMap, name: &str| -> Result<RmsNorm<B>> {
-        Ok(RmsNorm { weight: Param::from_tensor(tensor1(map.take(name, &[h])?)), eps: config.rms_norm_eps })
+        Ok(RmsNorm {
+            weight: Param::from_tensor(tensor1(map.take(name, &[h])?)),
+            eps: config.rms_norm_eps,
+        })
     };
 
     let embed = tensor2(map.take("model.embed_tokens.weight", &[config.vocab_size, h])?);
@@ -157,10 +175,18 @@ pub fn build_llama<B: Backend>(config: &LlamaConfig, mut map: TensorMap, device:
         Some(linear(&mut map, "lm_head", h, config.vocab_size, false)?)
     };
     if !map.is_empty() {
-        return Err(ModelError::UnexpectedTensors { names: map.names().take(8).map(str::to_string).collect() });
+        return Err(ModelError::UnexpectedTensors {
+            names: map.names().take(8).map(str::to_string).collect(),
+        });
     }
     Ok(Llama {
-        model: LlamaBody { embed_tokens: Embedding { weight: Param::from_tensor(embed) }, layers, norm: final_norm },
+        model: LlamaBody {
+            embed_tokens: Embedding {
+                weight: Param::from_tensor(embed),
+            },
+            layers,
+            norm: final_norm,
+        },
         lm_head,
         inv_freq: inverse_frequencies(config),
         max_position_embeddings: config.max_position_embeddings,
@@ -187,17 +213,29 @@ pub struct LoadedModel<B: Backend> {
 pub fn load_llama<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>> {
     let config_path = dir.join("config.json");
     if !config_path.exists() {
-        return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "config.json".into() });
+        return Err(ModelError::MissingFile {
+            dir: dir.to_path_buf(),
+            file: "config.json".into(),
+        });
     }
     let (config, hf_config) = LlamaConfig::from_file(&config_path)?;
     let map = read_checkpoint(dir)?;
     let model = build_llama(&config, map, device)?;
-    Ok(LoadedModel { model, config, hf_config, dir: dir.to_path_buf() })
+    Ok(LoadedModel {
+        model,
+        config,
+        hf_config,
+        dir: dir.to_path_buf(),
+    })
 }
 
 fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> HostTensor {
     let shape = t.dims().to_vec();
-    let data = t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data after convert");
+    let data = t
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data after convert");
     HostTensor::new(shape, data)
 }
 
@@ -212,17 +250,35 @@ pub fn to_tensor_map<B: Backend>(model: &Llama<B>) -> TensorMap {
             put(format!("{prefix}.bias"), host(b.val()));
         }
     };
-    put("model.embed_tokens.weight".into(), host(model.model.embed_tokens.weight.val()));
+    put(
+        "model.embed_tokens.weight".into(),
+        host(model.model.embed_tokens.weight.val()),
+    );
     for (i, layer) in model.model.layers.iter().enumerate() {
         let p = format!("model.layers.{i}");
-        put(format!("{p}.input_layernorm.weight"), host(layer.input_layernorm.weight.val()));
-        put(format!("{p}.post_attention_layernorm.weight"), host(layer.post_attention_layernorm.weight.val()));
+        put(
+            format!("{p}.input_layernorm.weight"),
+            host(layer.input_layernorm.weight.val()),
+        );
+        put(
+            format!("{p}.post_attention_layernorm.weight"),
+            host(layer.post_attention_layernorm.weight.val()),
+        );
         let a = &layer.self_attn;
-        for (name, l) in [("q_proj", &a.q_proj), ("k_proj", &a.k_proj), ("v_proj", &a.v_proj), ("o_proj", &a.o_proj)] {
+        for (name, l) in [
+            ("q_proj", &a.q_proj),
+            ("k_proj", &a.k_proj),
+            ("v_proj", &a.v_proj),
+            ("o_proj", &a.o_proj),
+        ] {
             linear(&mut put, format!("{p}.self_attn.{name}"), l);
         }
         let m = &layer.mlp;
-        for (name, l) in [("gate_proj", &m.gate_proj), ("up_proj", &m.up_proj), ("down_proj", &m.down_proj)] {
+        for (name, l) in [
+            ("gate_proj", &m.gate_proj),
+            ("up_proj", &m.up_proj),
+            ("down_proj", &m.down_proj),
+        ] {
             linear(&mut put, format!("{p}.mlp.{name}"), l);
         }
     }
@@ -242,7 +298,11 @@ pub fn write_safetensors(path: &Path, map: &TensorMap) -> Result<()> {
         .names()
         .map(|name| {
             let t = map.get(name).expect("name listed by the map");
-            (name.to_string(), t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+            (
+                name.to_string(),
+                t.shape.clone(),
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
         })
         .collect();
     let views = bytes.iter().map(|(name, shape, data)| {
@@ -252,8 +312,11 @@ pub fn write_safetensors(path: &Path, map: &TensorMap) -> Result<()> {
     });
     let mut metadata = std::collections::HashMap::new();
     metadata.insert("format".to_string(), "pt".to_string());
-    let buffer = safetensors::tensor::serialize(views, Some(metadata))
-        .map_err(|source| ModelError::Safetensors { path: path.to_path_buf(), source })?;
+    let buffer =
+        safetensors::tensor::serialize(views, Some(metadata)).map_err(|source| ModelError::Safetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
     write_atomic(path, &buffer)
 }
 

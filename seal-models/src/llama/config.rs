@@ -203,8 +203,10 @@ impl LlamaConfig {
     /// I/O and JSON errors name the file; an invalid config names the field.
     pub fn from_file(path: &Path) -> Result<(Self, HfLlamaConfig)> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let hf: HfLlamaConfig = serde_json::from_str(&text)
-            .map_err(|source| ModelError::Json { path: path.to_path_buf(), source })?;
+        let hf: HfLlamaConfig = serde_json::from_str(&text).map_err(|source| ModelError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let config = Self::from_hf(&hf, path)?;
         Ok((config, hf))
     }
@@ -240,7 +242,7 @@ impl LlamaConfig {
         }
         let heads = hf.num_attention_heads;
         let kv_heads = hf.num_key_value_heads.unwrap_or(heads);
-        if kv_heads == 0 || heads % kv_heads != 0 {
+        if kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             return Err(bad(
                 "num_key_value_heads",
                 format!("{kv_heads} does not divide num_attention_heads {heads}"),
@@ -249,7 +251,7 @@ impl LlamaConfig {
         let head_dim = match hf.head_dim {
             Some(d) => d,
             None => {
-                if hf.hidden_size % heads != 0 {
+                if !hf.hidden_size.is_multiple_of(heads) {
                     return Err(bad(
                         "hidden_size",
                         format!(
@@ -262,15 +264,28 @@ impl LlamaConfig {
             }
         };
         if head_dim == 0 || head_dim % 2 != 0 {
-            return Err(bad("head_dim", format!("{head_dim} must be positive and even (RoPE)")));
+            return Err(bad(
+                "head_dim",
+                format!("{head_dim} must be positive and even (RoPE)"),
+            ));
         }
         if hf.hidden_act != "silu" {
-            return Err(bad("hidden_act", format!("`{}` is not supported (silu only)", hf.hidden_act)));
+            return Err(bad(
+                "hidden_act",
+                format!("`{}` is not supported (silu only)", hf.hidden_act),
+            ));
         }
         if !(hf.rms_norm_eps.is_finite() && hf.rms_norm_eps > 0.0) {
-            return Err(bad("rms_norm_eps", format!("{} must be positive", hf.rms_norm_eps)));
+            return Err(bad(
+                "rms_norm_eps",
+                format!("{} must be positive", hf.rms_norm_eps),
+            ));
         }
-        let rope_theta = hf.rope_parameters.as_ref().and_then(|p| p.rope_theta).unwrap_or(hf.rope_theta);
+        let rope_theta = hf
+            .rope_parameters
+            .as_ref()
+            .and_then(|p| p.rope_theta)
+            .unwrap_or(hf.rope_theta);
         if !(rope_theta.is_finite() && rope_theta > 1.0) {
             return Err(bad("rope_theta", format!("{rope_theta} must be greater than 1")));
         }
@@ -279,7 +294,8 @@ impl LlamaConfig {
             Some(s) => match s.rope_type.as_deref().unwrap_or("default") {
                 "default" => RopeScaling::None,
                 "linear" => {
-                    let factor = positive(s.factor, "rope_scaling.factor").map_err(|r| bad("rope_scaling.factor", r))?;
+                    let factor = positive(s.factor, "rope_scaling.factor")
+                        .map_err(|r| bad("rope_scaling.factor", r))?;
                     RopeScaling::Linear { factor }
                 }
                 "llama3" => {
@@ -295,9 +311,15 @@ impl LlamaConfig {
                             "must exceed low_freq_factor".into(),
                         ));
                     }
-                    let original = s.original_max_position_embeddings.filter(|&n| n > 0).ok_or_else(|| {
-                        bad("rope_scaling.original_max_position_embeddings", "must be a positive integer".into())
-                    })?;
+                    let original =
+                        s.original_max_position_embeddings
+                            .filter(|&n| n > 0)
+                            .ok_or_else(|| {
+                                bad(
+                                    "rope_scaling.original_max_position_embeddings",
+                                    "must be a positive integer".into(),
+                                )
+                            })?;
                     RopeScaling::Llama3 {
                         factor,
                         low_freq_factor,
@@ -338,11 +360,17 @@ impl LlamaConfig {
         let h = self.hidden_size;
         let q = self.num_attention_heads * self.head_dim;
         let kv = self.num_key_value_heads * self.head_dim;
-        let attn = h * q + 2 * h * kv + q * h
+        let attn = h * q
+            + 2 * h * kv
+            + q * h
             + if self.qkv_bias { q + 2 * kv } else { 0 }
             + if self.o_bias { h } else { 0 };
         let mlp = 3 * h * self.intermediate_size
-            + if self.mlp_bias { 2 * self.intermediate_size + h } else { 0 };
+            + if self.mlp_bias {
+                2 * self.intermediate_size + h
+            } else {
+                0
+            };
         let layer = attn + mlp + 2 * h;
         let embed = self.vocab_size * h;
         embed + self.num_hidden_layers * layer + h + if self.tie_word_embeddings { 0 } else { embed }

@@ -32,7 +32,11 @@ pub struct LoraAdapter<B: Backend> {
 impl<B: Backend> Linear<B> {
     /// A projection from existing tensors.
     pub fn from_tensors(weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Self {
-        Self { weight: Param::from_tensor(weight), bias: bias.map(Param::from_tensor), lora: None }
+        Self {
+            weight: Param::from_tensor(weight),
+            bias: bias.map(Param::from_tensor),
+            lora: None,
+        }
     }
 
     /// `(in_features, out_features)`.
@@ -77,7 +81,11 @@ impl<B: Backend> Linear<B> {
     /// Folds the adapter into the weight (`W + scaling·A·B`) and drops it.
     pub fn merge_lora(mut self) -> Self {
         if let Some(lora) = self.lora.take() {
-            let delta = lora.lora_a.val().matmul(lora.lora_b.val()).mul_scalar(lora.scaling);
+            let delta = lora
+                .lora_a
+                .val()
+                .matmul(lora.lora_b.val())
+                .mul_scalar(lora.scaling);
             let merged = self.weight.val().detach() + delta.detach();
             self.weight = Param::initialized(self.weight.id, merged);
         }

@@ -78,11 +78,15 @@ pub(crate) struct LayerInputs<B: Backend> {
 }
 
 impl<B: Backend> Attention<B> {
-    fn forward(&self, x: Tensor<B, 3>, inputs: &LayerInputs<B>, cache: Option<&mut LayerCache<B>>) -> Tensor<B, 3> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        inputs: &LayerInputs<B>,
+        cache: Option<&mut LayerCache<B>>,
+    ) -> Tensor<B, 3> {
         let [batch, seq_len, _] = x.dims();
-        let split = |t: Tensor<B, 3>, heads: usize| {
-            t.reshape([batch, seq_len, heads, self.head_dim]).swap_dims(1, 2)
-        };
+        let split =
+            |t: Tensor<B, 3>, heads: usize| t.reshape([batch, seq_len, heads, self.head_dim]).swap_dims(1, 2);
         let q = split(self.q_proj.forward(x.clone()), self.num_heads);
         let k = split(self.k_proj.forward(x.clone()), self.num_kv_heads);
         let v = split(self.v_proj.forward(x), self.num_kv_heads);
@@ -110,7 +114,9 @@ impl<B: Backend> Attention<B> {
             return x;
         }
         let [batch, kv_heads, t, d] = x.dims();
-        x.unsqueeze_dim::<5>(2).repeat_dim(2, n_rep).reshape([batch, kv_heads * n_rep, t, d])
+        x.unsqueeze_dim::<5>(2)
+            .repeat_dim(2, n_rep)
+            .reshape([batch, kv_heads * n_rep, t, d])
     }
 }
 
@@ -128,8 +134,16 @@ pub struct DecoderLayer<B: Backend> {
 }
 
 impl<B: Backend> DecoderLayer<B> {
-    fn forward(&self, x: Tensor<B, 3>, inputs: &LayerInputs<B>, cache: Option<&mut LayerCache<B>>) -> Tensor<B, 3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), inputs, cache);
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        inputs: &LayerInputs<B>,
+        cache: Option<&mut LayerCache<B>>,
+    ) -> Tensor<B, 3> {
+        let h = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), inputs, cache);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
     }
 }
@@ -190,7 +204,12 @@ impl TokenBatch {
             attention_mask.extend(std::iter::repeat_n(1u8, s.len()));
             attention_mask.extend(std::iter::repeat_n(0u8, seq_len - s.len()));
         }
-        Self { input_ids, attention_mask, batch: sequences.len(), seq_len }
+        Self {
+            input_ids,
+            attention_mask,
+            batch: sequences.len(),
+            seq_len,
+        }
     }
 
     /// Left-pads `sequences` with `pad_id` to the longest one (for batched generation).
@@ -204,7 +223,12 @@ impl TokenBatch {
             attention_mask.extend(std::iter::repeat_n(0u8, seq_len - s.len()));
             attention_mask.extend(std::iter::repeat_n(1u8, s.len()));
         }
-        Self { input_ids, attention_mask, batch: sequences.len(), seq_len }
+        Self {
+            input_ids,
+            attention_mask,
+            batch: sequences.len(),
+            seq_len,
+        }
     }
 }
 
@@ -240,7 +264,11 @@ impl<B: Backend> Llama<B> {
     ///
     /// # Errors
     /// As [`Llama::forward_cached`].
-    pub fn forward_cached_last(&self, batch: &TokenBatch, cache: &mut KvCache<B>) -> crate::Result<Tensor<B, 3>> {
+    pub fn forward_cached_last(
+        &self,
+        batch: &TokenBatch,
+        cache: &mut KvCache<B>,
+    ) -> crate::Result<Tensor<B, 3>> {
         self.forward_inner(batch, Some(cache), true)
     }
 
@@ -273,7 +301,9 @@ impl<B: Backend> Llama<B> {
         }
         let vocab = self.vocab_size();
         if let Some(&bad) = batch.input_ids.iter().find(|&&id| id as usize >= vocab) {
-            return Err(crate::ModelError::Input(format!("token id {bad} is outside the vocabulary of {vocab}")));
+            return Err(crate::ModelError::Input(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
         }
         let device = self.model.embed_tokens.weight.device();
 
@@ -308,13 +338,13 @@ impl<B: Backend> Llama<B> {
                 }
             }
         }
-        if let Some(&p) = next_pos.iter().max() {
-            if p > self.max_position_embeddings {
-                return Err(crate::ModelError::Input(format!(
-                    "sequence of {p} positions exceeds max_position_embeddings {}",
-                    self.max_position_embeddings
-                )));
-            }
+        if let Some(&p) = next_pos.iter().max()
+            && p > self.max_position_embeddings
+        {
+            return Err(crate::ModelError::Input(format!(
+                "sequence of {p} positions exceeds max_position_embeddings {}",
+                self.max_position_embeddings
+            )));
         }
         // A real token at position p attends to real keys up to and including itself.
         let mut bias = vec![MASKED; b * s * total];
@@ -364,7 +394,9 @@ impl<B: Backend> Llama<B> {
                 // `w · xᵀ` keeps the large [vocab, hidden] operand in its stored layout; NdArray
                 // copies a transposed operand into a contiguous one before its GEMM, which for
                 // SmolLM2 was a 113 MB copy per decoding step.
-                w.matmul(x.reshape([b * s, h]).transpose()).transpose().reshape([b, s, vocab])
+                w.matmul(x.reshape([b * s, h]).transpose())
+                    .transpose()
+                    .reshape([b, s, vocab])
             }
         }
     }
@@ -385,7 +417,10 @@ pub fn init_random<B: Backend>(config: &LlamaConfig, std: f64, device: &B::Devic
             bias.then(|| Tensor::zeros([o], device)),
         )
     };
-    let norm = |n: usize| RmsNorm { weight: Param::from_tensor(Tensor::ones([n], device)), eps: config.rms_norm_eps };
+    let norm = |n: usize| RmsNorm {
+        weight: Param::from_tensor(Tensor::ones([n], device)),
+        eps: config.rms_norm_eps,
+    };
     let h = config.hidden_size;
     let q = config.num_attention_heads * config.head_dim;
     let kv = config.num_key_value_heads * config.head_dim;
@@ -411,7 +446,9 @@ pub fn init_random<B: Backend>(config: &LlamaConfig, std: f64, device: &B::Devic
         .collect();
     Llama {
         model: LlamaBody {
-            embed_tokens: Embedding { weight: Param::from_tensor(Tensor::random([config.vocab_size, h], dist, device)) },
+            embed_tokens: Embedding {
+                weight: Param::from_tensor(Tensor::random([config.vocab_size, h], dist, device)),
+            },
             layers,
             norm: norm(h),
         },

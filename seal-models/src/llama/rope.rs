@@ -13,8 +13,10 @@ use super::config::{LlamaConfig, RopeScaling};
 pub fn inverse_frequencies(config: &LlamaConfig) -> Vec<f32> {
     let dim = config.head_dim;
     let base = config.rope_theta as f32;
-    let inv: Vec<f32> =
-        (0..dim).step_by(2).map(|i| 1.0 / base.powf(i as f32 / dim as f32)).collect();
+    let inv: Vec<f32> = (0..dim)
+        .step_by(2)
+        .map(|i| 1.0 / base.powf(i as f32 / dim as f32))
+        .collect();
     match config.rope_scaling {
         RopeScaling::None => inv,
         RopeScaling::Linear { factor } => inv.iter().map(|f| f / factor as f32).collect(),
@@ -33,7 +35,8 @@ pub fn inverse_frequencies(config: &LlamaConfig) -> Vec<f32> {
                 .map(|&f| {
                     let wavelen = 2.0 * std::f32::consts::PI / f;
                     let scaled = if wavelen > low_freq_wavelen { f / factor } else { f };
-                    let is_medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
+                    // HF: ~(wavelen < high) * ~(wavelen > low); wavelengths are finite and positive.
+                    let is_medium = wavelen >= high_freq_wavelen && wavelen <= low_freq_wavelen;
                     if is_medium {
                         let smooth = (old_len / wavelen - low) / (high - low);
                         (1.0 - smooth) * scaled / factor + smooth * scaled
@@ -126,6 +129,9 @@ mod tests {
         }));
         assert_eq!(plain[0], scaled[0], "the highest frequency is kept");
         let last = plain.len() - 1;
-        assert!((plain[last] / 8.0 - scaled[last]).abs() < 1e-12, "the lowest is divided by factor");
+        assert!(
+            (plain[last] / 8.0 - scaled[last]).abs() < 1e-12,
+            "the lowest is divided by factor"
+        );
     }
 }

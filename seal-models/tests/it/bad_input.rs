@@ -38,7 +38,9 @@ fn wrong_shape_names_the_tensor() {
     copy_fixture("tiny-llama", dir.path());
     // Same tensors, config claims a wider MLP.
     let path = dir.path().join("config.json");
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"intermediate_size\": 96", "\"intermediate_size\": 128");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"intermediate_size\": 96", "\"intermediate_size\": 128");
     std::fs::write(&path, text).unwrap();
     let err = load_err(dir.path());
     assert!(matches!(err, ModelError::TensorShape { .. }), "{err:?}");
@@ -58,7 +60,10 @@ fn hidden_size_not_divisible_by_heads_is_a_config_error() {
     std::fs::write(&path, text).unwrap();
     let err = load_err(dir.path());
     let msg = err.to_string();
-    assert!(msg.contains("hidden_size") && msg.contains("config.json"), "{msg}");
+    assert!(
+        msg.contains("hidden_size") && msg.contains("config.json"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -67,12 +72,18 @@ fn missing_and_unexpected_tensors_are_named() {
     copy_fixture("tiny-llama", dir.path());
     // One layer more than the checkpoint has: layer 2's tensors are missing.
     let path = dir.path().join("config.json");
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3");
     std::fs::write(&path, &text).unwrap();
     let err = load_err(dir.path());
     assert!(err.to_string().contains("model.layers.2."), "{err}");
     // One layer fewer: layer 1's tensors are unexpected.
-    std::fs::write(&path, text.replace("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 1")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 1"),
+    )
+    .unwrap();
     let err = load_err(dir.path());
     assert!(matches!(err, ModelError::UnexpectedTensors { .. }), "{err:?}");
     assert!(err.to_string().contains("model.layers.1."), "{err}");
@@ -82,7 +93,11 @@ fn missing_and_unexpected_tensors_are_named() {
 fn missing_weights_and_config_are_named() {
     let dir = tempfile::tempdir().unwrap();
     assert!(load_err(dir.path()).to_string().contains("config.json"));
-    std::fs::copy(fixture("tiny-llama").join("config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(
+        fixture("tiny-llama").join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
     assert!(load_err(dir.path()).to_string().contains("model.safetensors"));
 }
 

@@ -46,10 +46,7 @@ fn expected_tensors() -> Vec<(String, Vec<usize>, Vec<f32>)> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 fn gguf_reason(err: ModelError) -> String {
@@ -82,14 +79,8 @@ fn tiny_llama_matches_transformers() {
         checked += 1;
     }
     assert_eq!(checked, 21, "tensors in expected.safetensors");
-    assert!(
-        names.is_empty(),
-        "tensors transformers does not have: {names:?}"
-    );
-    assert!(
-        import.tensors.contains("lm_head.weight"),
-        "the fixture is untied"
-    );
+    assert!(names.is_empty(), "tensors transformers does not have: {names:?}");
+    assert!(import.tensors.contains("lm_head.weight"), "the fixture is untied");
 
     // config
     let config = &import.config;
@@ -168,11 +159,7 @@ fn quant_fixture_matches_gguf_py() {
         seen.push(info.ggml_type);
     }
     seen.sort();
-    assert_eq!(
-        seen,
-        GgmlType::ALL.to_vec(),
-        "every supported type is covered"
-    );
+    assert_eq!(seen, GgmlType::ALL.to_vec(), "every supported type is covered");
 
     // one metadata value of every type
     let get = |k: &str| file.get(k).unwrap_or_else(|| panic!("{k}")).clone();
@@ -190,11 +177,7 @@ fn quant_fixture_matches_gguf_py() {
     assert_eq!(get("test.string"), GgufValue::String("héllo".into()));
     assert_eq!(
         get("test.array"),
-        GgufValue::Array(vec![
-            GgufValue::I32(1),
-            GgufValue::I32(2),
-            GgufValue::I32(3)
-        ])
+        GgufValue::Array(vec![GgufValue::I32(1), GgufValue::I32(2), GgufValue::I32(3)])
     );
     let s = |x: &str| GgufValue::String(x.into());
     assert_eq!(
@@ -205,14 +188,8 @@ fn quant_fixture_matches_gguf_py() {
         ])
     );
     assert_eq!(file.u64("test.u16").unwrap(), 60000);
-    assert!(
-        file.u64("test.i8").is_err(),
-        "a negative value is not a u64"
-    );
-    assert_eq!(
-        file.str("general.architecture").unwrap(),
-        "seal-quants-test"
-    );
+    assert!(file.u64("test.i8").is_err(), "a negative value is not a u64");
+    assert_eq!(file.str("general.architecture").unwrap(), "seal-quants-test");
 }
 
 fn f16(x: f32) -> [u8; 2] {
@@ -222,10 +199,7 @@ fn f16(x: f32) -> [u8; 2] {
 #[test]
 fn dequantizes_hand_built_blocks() {
     // float types
-    assert_eq!(
-        dequantize(GgmlType::F32, &1.5f32.to_le_bytes()).unwrap(),
-        [1.5]
-    );
+    assert_eq!(dequantize(GgmlType::F32, &1.5f32.to_le_bytes()).unwrap(), [1.5]);
     assert_eq!(dequantize(GgmlType::F16, &f16(-0.5)).unwrap(), [-0.5]);
     assert_eq!(
         dequantize(GgmlType::BF16, &half::bf16::from_f32(3.0).to_le_bytes()).unwrap(),
@@ -375,14 +349,7 @@ impl Builder {
     }
 
     /// A tensor whose data follows the previous ones (32-byte aligned), or lies at `offset`.
-    fn tensor(
-        mut self,
-        name: &str,
-        dims: &[u64],
-        ty: u32,
-        data: &[u8],
-        offset: Option<u64>,
-    ) -> Self {
+    fn tensor(mut self, name: &str, dims: &[u64], ty: u32, data: &[u8], offset: Option<u64>) -> Self {
         Self::string(&mut self.infos, name);
         self.infos.extend((dims.len() as u32).to_le_bytes());
         for d in dims {
@@ -508,10 +475,7 @@ fn malformed_files_are_gguf_errors() {
         .tensor("t", &[33], 8, &[0u8; 34], None)
         .open(dir)
         .unwrap_err();
-    assert!(
-        reason.contains("not a multiple of its block size 32"),
-        "{reason}"
-    );
+    assert!(reason.contains("not a multiple of its block size 32"), "{reason}");
 
     let mut cut = ok.bytes();
     cut.truncate(cut.len() - 1);
@@ -526,18 +490,14 @@ fn malformed_files_are_gguf_errors() {
 
     let path = write(
         dir,
-        &Builder::new()
-            .kv_str("general.architecture", "llama")
-            .bytes(),
+        &Builder::new().kv_str("general.architecture", "llama").bytes(),
     );
     let reason = gguf_reason(import_gguf(&path).unwrap_err());
     assert_eq!(reason, "missing metadata key `llama.block_count`");
 
     let path = write(
         dir,
-        &Builder::new()
-            .kv_str("general.architecture", "gpt2")
-            .bytes(),
+        &Builder::new().kv_str("general.architecture", "gpt2").bytes(),
     );
     let reason = gguf_reason(import_gguf(&path).unwrap_err());
     assert!(
@@ -545,20 +505,14 @@ fn malformed_files_are_gguf_errors() {
         "{reason}"
     );
 
-    let path = write(
-        dir,
-        &llama_kv().kv_str("tokenizer.ggml.model", "llama").bytes(),
-    );
+    let path = write(dir, &llama_kv().kv_str("tokenizer.ggml.model", "llama").bytes());
     let reason = gguf_reason(import_gguf(&path).unwrap_err());
     assert!(
         reason.contains("sentencepiece") && reason.contains("not supported"),
         "{reason}"
     );
 
-    let path = write(
-        dir,
-        &llama_kv().kv_str("tokenizer.ggml.model", "gpt2").bytes(),
-    );
+    let path = write(dir, &llama_kv().kv_str("tokenizer.ggml.model", "gpt2").bytes());
     let reason = gguf_reason(import_gguf(&path).unwrap_err());
     assert_eq!(reason, "missing metadata key `tokenizer.ggml.tokens`");
 
@@ -613,10 +567,7 @@ fn smollm2_gguf_imports() {
             .join("../target/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
     };
     if !path.exists() {
-        println!(
-            "skipping: {} not found (set SEAL_SMOLLM2_GGUF)",
-            path.display()
-        );
+        println!("skipping: {} not found (set SEAL_SMOLLM2_GGUF)", path.display());
         return;
     }
     let import = import_gguf(&path).unwrap();
@@ -702,20 +653,13 @@ fn smollm2_gguf_imports() {
         (tc["bos_token"].as_str(), tc["eos_token"].as_str()),
         (Some("<|im_start|>"), Some("<|im_end|>"))
     );
-    assert!(
-        tc["chat_template"]
-            .as_str()
-            .unwrap()
-            .contains("<|im_start|>")
-    );
+    assert!(tc["chat_template"].as_str().unwrap().contains("<|im_start|>"));
 
     let tokenizer: tokenizers::Tokenizer = import.tokenizer_json.parse().unwrap();
     let encode = |text: &str| tokenizer.encode(text, true).unwrap().get_ids().to_vec();
     // ids from transformers' `AutoTokenizer.from_pretrained(..., gguf_file=...)`
     assert_eq!(
-        encode(
-            "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
-        ),
+        encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"),
         [
             1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198
         ]

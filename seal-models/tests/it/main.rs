@@ -5,5 +5,5 @@ mod common;
 mod gguf;
 mod lora;
 mod parity;
-mod tokenizer;
 mod smollm2;
+mod tokenizer;

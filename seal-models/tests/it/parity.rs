@@ -24,21 +24,33 @@ fn check_forward(name: &str) {
 
     let losses = to_vec(per_example_loss(logits, &batch, &exp.forward.loss_mask.concat()).unwrap());
     let diff = max_abs_diff(&losses, &exp.forward.per_example_loss);
-    assert!(diff <= LOSS_TOL, "{name}: per-example losses differ by {diff}: {losses:?}");
+    assert!(
+        diff <= LOSS_TOL,
+        "{name}: per-example losses differ by {diff}: {losses:?}"
+    );
 }
 
 fn check_greedy(name: &str) {
     let device = cpu_device();
     let loaded = load_llama::<Cpu>(&fixture(name), &device).unwrap();
     let exp = expected(name, "expected.json");
-    for case in [exp.greedy, exp.greedy_repetition_penalty, exp.greedy_batch].into_iter().flatten() {
+    for case in [exp.greedy, exp.greedy_repetition_penalty, exp.greedy_batch]
+        .into_iter()
+        .flatten()
+    {
         // Strip the left padding: seal pads again itself.
         let prompts: Vec<Vec<u32>> = match &case.attention_mask {
             Some(masks) => case
                 .prompt_ids
                 .iter()
                 .zip(masks)
-                .map(|(ids, m)| ids.iter().zip(m).filter(|(_, m)| **m != 0).map(|(id, _)| *id).collect())
+                .map(|(ids, m)| {
+                    ids.iter()
+                        .zip(m)
+                        .filter(|(_, m)| **m != 0)
+                        .map(|(id, _)| *id)
+                        .collect()
+                })
                 .collect(),
             None => case.prompt_ids.clone(),
         };
@@ -88,4 +100,3 @@ fn save_then_load_gives_identical_logits() {
     let b = to_vec(reloaded.model.forward(&batch).unwrap());
     assert_eq!(a, b, "a save/load round trip must be exact (f32 on disk)");
 }
-

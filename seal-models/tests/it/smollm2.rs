@@ -30,7 +30,8 @@ struct Expected {
 fn gguf_path() -> PathBuf {
     match std::env::var_os("SEAL_SMOLLM2_GGUF") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
     }
 }
 
@@ -56,7 +57,9 @@ fn smollm2_imports_matches_transformers_and_knows_paris() {
 
     let device = cpu_device();
     let model = load_llama::<Cpu>(&out, &device).unwrap().model;
-    let logits = model.forward(&TokenBatch::right_padded(&[ids.clone()], 0)).unwrap();
+    let logits = model
+        .forward(&TokenBatch::right_padded(std::slice::from_ref(&ids), 0))
+        .unwrap();
     let vocab = logits.dims()[2];
     let logits = logits.into_data().to_vec::<f32>().unwrap();
     let mut worst = 0.0f32;
@@ -70,9 +73,19 @@ fn smollm2_imports_matches_transformers_and_knows_paris() {
         worst = worst.max((last[*id as usize] - want).abs());
     }
     println!("SmolLM2 max |logit - transformers| = {worst:e}");
-    assert!(worst <= SMOLLM2_LOGITS_TOL, "logits differ from transformers by {worst}");
+    assert!(
+        worst <= SMOLLM2_LOGITS_TOL,
+        "logits differ from transformers by {worst}"
+    );
 
-    let answer = generate(&model, &[ids], &SamplingConfig::greedy(24), &tok.eos_ids, tok.pad_id).unwrap();
+    let answer = generate(
+        &model,
+        &[ids],
+        &SamplingConfig::greedy(24),
+        &tok.eos_ids,
+        tok.pad_id,
+    )
+    .unwrap();
     let n = exp.greedy_tokens.len().min(answer[0].len());
     assert_eq!(answer[0][..n], exp.greedy_tokens[..n], "greedy tokens");
     let text = tok.decode(&answer[0], true).unwrap();

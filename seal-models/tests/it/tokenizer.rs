@@ -39,7 +39,12 @@ fn encodes_decodes_and_renders_chatml_like_transformers() {
             None => case.text.clone(),
         };
         assert_eq!(tok.encode(&text, false).unwrap(), case.ids, "{}: ids", case.name);
-        assert_eq!(tok.decode(&case.ids, false).unwrap(), case.decoded, "{}: decoded", case.name);
+        assert_eq!(
+            tok.decode(&case.ids, false).unwrap(),
+            case.decoded,
+            "{}: decoded",
+            case.name
+        );
     }
     assert_eq!(tok.eos_ids.first(), Some(&0));
 }
