@@ -21,7 +21,7 @@ test: sys-deps smollm2
 check:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
-    cargo check --workspace --locked --features seal-cli/cuda
+    cargo check --workspace --all-targets --locked --features seal-cli/cuda
 
 # GPU-only tests (#[ignore]d elsewhere); needs a CUDA machine
 test-gpu:

@@ -3,6 +3,7 @@
 mod bad_input;
 mod common;
 mod gguf;
+mod gpu;
 mod lora;
 mod parity;
 mod smollm2;
