@@ -13,8 +13,8 @@ use crate::common::fixture;
 
 /// Tolerance on logits against transformers for a 30-layer model in f32. Both sides dequantize
 /// the same Q4_1 blocks to the same f32 weights; the rest is summation order over 576-wide dot
-/// products and 30 residual layers.
-const SMOLLM2_LOGITS_TOL: f32 = 2e-3;
+/// products and 30 residual layers (measured: 6.7e-5).
+const SMOLLM2_LOGITS_TOL: f32 = 5e-4;
 
 #[derive(Deserialize)]
 struct Expected {

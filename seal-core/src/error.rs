@@ -1,0 +1,136 @@
+//! The one error type of seal-core.
+
+use crate::ids::ExampleId;
+use crate::schedule::SCHEDULE_FORMS;
+
+/// Everything that can go wrong in schedules, the selector, its optimizer and selection.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A CLI spelling of a penalty schedule did not parse.
+    #[error(
+        "cannot parse penalty schedule `{text}`: {reason}; expected one of {}",
+        SCHEDULE_FORMS
+    )]
+    ParseSchedule {
+        /// The text as given.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A penalty schedule parameter is out of range.
+    #[error("invalid penalty schedule {schedule}: `{field}` {reason}")]
+    ScheduleParam {
+        /// The schedule, in its CLI spelling.
+        schedule: String,
+        /// The offending parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A λ-defined schedule reaches λ ≤ 0 within the planned epochs.
+    #[error(
+        "penalty schedule {schedule} reaches λ = {lambda} ≤ 0 at epoch {epoch}; plan at most {epoch} epochs or choose another schedule"
+    )]
+    ScheduleLambda {
+        /// The schedule, in its CLI spelling.
+        schedule: String,
+        /// The first epoch (0-based) with λ ≤ 0.
+        epoch: u64,
+        /// λ there.
+        lambda: f64,
+    },
+    /// A schedule yields a negative or NaN γ within the planned epochs.
+    #[error("penalty schedule {schedule} gives γ = {gamma} at epoch {epoch}; γ must be ≥ 0")]
+    ScheduleGamma {
+        /// The schedule, in its CLI spelling.
+        schedule: String,
+        /// The epoch (0-based).
+        epoch: u64,
+        /// γ there.
+        gamma: f64,
+    },
+    /// An example id appears twice.
+    #[error("duplicate example id `{id}`")]
+    DuplicateId {
+        /// The repeated id.
+        id: ExampleId,
+    },
+    /// An example id the selector does not know.
+    #[error("unknown example id `{id}`")]
+    UnknownId {
+        /// The id.
+        id: ExampleId,
+    },
+    /// An example index past the end of the selector.
+    #[error("example index {index} out of range for {len} examples")]
+    IndexOutOfRange {
+        /// The index.
+        index: usize,
+        /// The number of examples.
+        len: usize,
+    },
+    /// Two inputs that go together differ in length.
+    #[error("expected {expected} {what}, found {found}")]
+    LengthMismatch {
+        /// What was counted.
+        what: &'static str,
+        /// The length it must have.
+        expected: usize,
+        /// The length it has.
+        found: usize,
+    },
+    /// The selector objective was asked for on an empty batch.
+    #[error("selector objective needs a non-empty batch")]
+    EmptyBatch,
+    /// A per-example coefficient (a loss or loss difference) is NaN or infinite.
+    #[error("selector coefficient of example `{id}` is not finite")]
+    NonFiniteCoefficient {
+        /// The example.
+        id: ExampleId,
+    },
+    /// A selector gradient is NaN or infinite.
+    #[error("selector gradient is not finite at index {index}")]
+    NonFiniteGradient {
+        /// The first offending logit index.
+        index: usize,
+    },
+    /// A selector optimizer setting is out of range.
+    #[error("invalid selector optimizer: `{field}` = {value} {reason}")]
+    OptimizerParam {
+        /// The setting.
+        field: &'static str,
+        /// Its value.
+        value: f64,
+        /// The allowed range.
+        reason: &'static str,
+    },
+    /// The keep fraction of top-p% selection is not in (0, 1].
+    #[error("keep fraction p = {p} must be in (0, 1]")]
+    KeepFraction {
+        /// The fraction given.
+        p: f64,
+    },
+    /// A selector logit is NaN, so it cannot be ranked.
+    #[error("logit of example `{id}` is NaN")]
+    NanLogit {
+        /// The example.
+        id: ExampleId,
+    },
+    /// A score passed to [`auroc`](crate::auroc) is NaN.
+    #[error("score at index {index} is NaN")]
+    NanScore {
+        /// Its index.
+        index: usize,
+    },
+    /// AUROC needs at least one positive and one negative.
+    #[error("auroc needs both classes, found {positives} positives and {negatives} negatives")]
+    AurocOneClass {
+        /// Number of positives.
+        positives: usize,
+        /// Number of negatives.
+        negatives: usize,
+    },
+}
+
+/// `Result` with [`CoreError`] as the default error.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
