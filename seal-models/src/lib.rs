@@ -40,6 +40,6 @@ pub use llama::cache::KvCache;
 pub use llama::config::{HfLlamaConfig, LlamaConfig, RopeScaling};
 pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
-pub use loss::per_example_loss;
+pub use loss::{per_example_loss, response_losses};
 pub use tokenizer::{ChatMessage, ChatTemplate, TextTokenizer};
 pub use train::{AdamSettings, TrainBatch, eval_losses, sft_step};

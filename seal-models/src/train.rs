@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::llama::model::{Llama, TokenBatch};
-use crate::loss::per_example_loss;
+use crate::loss::response_losses;
 
 /// Adam settings of the model optimizer (DESIGN section 3: lr 1e-5, β (0.9, 0.95), no weight
 /// decay).
@@ -65,8 +65,7 @@ where
     B: AutodiffBackend,
     O: Optimizer<Llama<B>, B>,
 {
-    let logits = model.forward(&batch.tokens)?;
-    let loss = per_example_loss(logits, &batch.tokens, &batch.loss_mask)?.mean();
+    let loss = response_losses(&model, &batch.tokens, &batch.loss_mask)?.mean();
     let grads = loss.backward();
     let value = loss.into_scalar().elem::<f32>();
     let grads = GradientsParams::from_grads(grads, &model);
@@ -78,9 +77,7 @@ where
 /// # Errors
 /// Invalid batches.
 pub fn eval_losses<B: AutodiffBackend>(model: &Llama<B>, batch: &TrainBatch) -> Result<Vec<f32>> {
-    let inner = model.valid();
-    let logits = inner.forward(&batch.tokens)?;
-    let losses = per_example_loss(logits, &batch.tokens, &batch.loss_mask)?;
+    let losses = response_losses(&model.valid(), &batch.tokens, &batch.loss_mask)?;
     Ok(losses
         .into_data()
         .convert::<f32>()
