@@ -32,6 +32,7 @@ bench:
     cargo run --release --locked -p seal-cli -- bench train-step --config ../shared/bench/bench-tiny.config.json --json
     cargo run --release --locked -p seal-cli -- bench generate --config ../shared/bench/bench-tiny.config.json --json
     .venv-bench/bin/python ../shared/bench/torch_reference.py 5
+    .venv-bench/bin/python bench/torch_generate.py --config ../shared/bench/bench-tiny.config.json
 
 # the system OpenBLAS the default CPU backend links (Debian libopenblas-dev)
 sys-deps:
