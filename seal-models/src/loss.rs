@@ -87,7 +87,9 @@ pub fn response_losses<B: Backend>(
         )));
     }
     if s < 2 {
-        return Err(ModelError::Input("sequences need at least 2 tokens for a next-token loss".into()));
+        return Err(ModelError::Input(
+            "sequences need at least 2 tokens for a next-token loss".into(),
+        ));
     }
     let hidden = model.hidden_states(tokens)?; // [b, s, h]
     let device = hidden.device();
@@ -98,14 +100,14 @@ pub fn response_losses<B: Backend>(
     let mut targets = Vec::new();
     let mut owner = Vec::new();
     let mut counts = vec![0usize; b];
-    for row in 0..b {
+    for (row, count) in counts.iter_mut().enumerate() {
         for t in 1..s {
             let i = row * s + t;
             if loss_mask[i] != 0 && tokens.attention_mask[i] != 0 {
                 sources.push((i - 1) as i64);
                 targets.push(i64::from(tokens.input_ids[i]));
                 owner.push(row);
-                counts[row] += 1;
+                *count += 1;
             }
         }
     }

@@ -96,27 +96,22 @@ impl<B: Backend> Attention<B> {
             Some(cache) => cache.append(k, v),
             None => (k, v),
         };
-        let k = self.repeat_kv(k);
-        let v = self.repeat_kv(v);
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + inputs.bias.clone();
-        let probs = softmax(scores, 3); // [batch, heads, seq_len, total_len]
-        let context = probs.matmul(v).swap_dims(1, 2); // [batch, seq_len, heads, head_dim]
+        // Grouped-query attention without materialising repeated keys and values: the n_rep
+        // query heads sharing kv head g are stacked as [n_rep·seq_len] rows of one product
+        // (HF's `repeat_kv` maps query head h to kv head h / n_rep, i.e. heads are grouped
+        // consecutively, which is the row-major order of [kv_heads, n_rep]).
+        let n_rep = self.num_heads / self.num_kv_heads;
+        let total = k.dims()[2];
+        let d = self.head_dim;
+        let q = q.reshape([batch, self.num_kv_heads, n_rep * seq_len, d]);
+        let scale = 1.0 / (d as f64).sqrt();
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale); // [b, kv, n_rep·s, t]
+        let scores = scores.reshape([batch, self.num_heads, seq_len, total]) + inputs.bias.clone();
+        let probs = softmax(scores, 3).reshape([batch, self.num_kv_heads, n_rep * seq_len, total]);
+        let context = probs.matmul(v).reshape([batch, self.num_heads, seq_len, d]);
+        let context = context.swap_dims(1, 2); // [batch, seq_len, heads, head_dim]
         let context = context.reshape([batch, seq_len, self.num_heads * self.head_dim]);
         self.o_proj.forward(context)
-    }
-
-    /// Expands `[batch, kv_heads, t, d]` to `[batch, heads, t, d]`; query head `h` reads kv head
-    /// `h / n_rep`, as in HF's `repeat_kv`.
-    fn repeat_kv(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let n_rep = self.num_heads / self.num_kv_heads;
-        if n_rep == 1 {
-            return x;
-        }
-        let [batch, kv_heads, t, d] = x.dims();
-        x.unsqueeze_dim::<5>(2)
-            .repeat_dim(2, n_rep)
-            .reshape([batch, kv_heads * n_rep, t, d])
     }
 }
 

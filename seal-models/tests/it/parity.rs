@@ -109,7 +109,9 @@ fn response_losses_have_the_same_gradients_as_full_logits() {
     let batch = exp.forward.batch();
     let mask = exp.forward.loss_mask.concat();
     let grad_of = |use_rows: bool| {
-        let model = load_llama::<CpuTrain>(&fixture("tiny-llama-tied"), &device).unwrap().model;
+        let model = load_llama::<CpuTrain>(&fixture("tiny-llama-tied"), &device)
+            .unwrap()
+            .model;
         let losses = if use_rows {
             response_losses(&model, &batch, &mask).unwrap()
         } else {
@@ -119,7 +121,12 @@ fn response_losses_have_the_same_gradients_as_full_logits() {
         let weights = burn::tensor::Tensor::<CpuTrain, 1>::from_floats([0.5, 1.0, 2.0], &device);
         let mut grads = (losses * weights).mean().backward();
         let embed = model.model.embed_tokens.weight.val();
-        embed.grad_remove(&mut grads).unwrap().into_data().to_vec::<f32>().unwrap()
+        embed
+            .grad_remove(&mut grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
     };
     let diff = max_abs_diff(&grad_of(true), &grad_of(false));
     // f32 summation order differs (rows vs full logits): 1e-6 seen.
