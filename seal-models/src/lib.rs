@@ -42,4 +42,4 @@ pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
 pub use tokenizer::{ChatMessage, ChatTemplate, TextTokenizer};
-pub use train::{AdamSettings, TrainBatch, eval_losses, sft_step};
+pub use train::{AdamSettings, TrainBatch, eval_losses, fork, sft_step};

@@ -1,10 +1,11 @@
 //! One supervised fine-tuning step (forward, per-example loss, backward, optimizer step), shared
 //! by `seal bench train-step` and the fine-tuning stage.
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module, ModuleMapper, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -83,4 +84,19 @@ pub fn eval_losses<B: AutodiffBackend>(model: &Llama<B>, batch: &TrainBatch) -> 
         .convert::<f32>()
         .to_vec::<f32>()
         .expect("f32 data"))
+}
+
+/// An independent copy of `model` for Algorithm 1's auxiliary θ̂ (DESIGN section 9): fresh
+/// `ParamId`s, so an optimizer keyed by them keeps separate state, and fresh autodiff leaves,
+/// so gradients of one never reach the other. `Module::clone` shares both.
+pub fn fork<B: Backend>(model: &Llama<B>) -> Llama<B> {
+    struct Fork;
+    impl<B: Backend> ModuleMapper<B> for Fork {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (_, tensor, _) = param.consume();
+            let trainable = tensor.is_require_grad();
+            Param::initialized(ParamId::new(), tensor.detach().set_require_grad(trainable))
+        }
+    }
+    model.clone().map(&mut Fork)
 }

@@ -8,3 +8,4 @@ mod lora;
 mod parity;
 mod smollm2;
 mod tokenizer;
+mod train;
