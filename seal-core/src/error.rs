@@ -130,6 +130,61 @@ pub enum CoreError {
         /// Number of negatives.
         negatives: usize,
     },
+    /// A bilevel training setting is out of range.
+    #[error("invalid bilevel setting `{field}`: {reason}")]
+    BilevelParam {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A dataset the bilevel loop needs has no examples.
+    #[error("the {set} dataset is empty")]
+    EmptyDataset {
+        /// `"safe"` or `"fine-tuning"`.
+        set: &'static str,
+    },
+    /// A saved [`BilevelState`](crate::BilevelState) does not fit the run it is resumed into.
+    #[error("cannot resume bilevel training: {what}")]
+    StateMismatch {
+        /// What differs.
+        what: &'static str,
+    },
+    /// All planned epochs have run.
+    #[error("all {epochs} planned epochs have run")]
+    NoEpochLeft {
+        /// The planned number of epochs.
+        epochs: u64,
+    },
+    /// The model behind [`BilevelModel`](crate::BilevelModel) failed.
+    #[error("{op} failed at epoch {epoch}, step {step}")]
+    Model {
+        /// What was asked of it, e.g. `"forward of the main model"`.
+        op: &'static str,
+        /// The epoch (0-based).
+        epoch: u64,
+        /// The global optimizer step (0-based, counted across epochs).
+        step: u64,
+        /// The model's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A model returned a NaN or infinite per-example loss. The run stops: the caller resumes
+    /// from its last good checkpoint.
+    #[error(
+        "non-finite {set} loss of example index {index} from the {model} model at epoch {epoch}, step {step}"
+    )]
+    NonFiniteLoss {
+        /// `"main"` (θ) or `"auxiliary"` (θ̂ of Algorithm 1).
+        model: &'static str,
+        /// `"safe"` or `"fine-tuning"`.
+        set: &'static str,
+        /// The example's index in that dataset.
+        index: usize,
+        /// The epoch (0-based).
+        epoch: u64,
+        /// The global optimizer step (0-based, counted across epochs).
+        step: u64,
+    },
 }
 
 /// `Result` with [`CoreError`] as the default error.

@@ -2,8 +2,10 @@
 //!
 //! It owns the selector weights (`N·softmax(ω)` over the dataset or the batch, `2·sigmoid(ω)`)
 //! with their analytic gradient, the selector's optimizer, the penalty (γ) schedules, and top-p%
-//! selection with its diagnostics (DESIGN sections 2-6). Algorithms 1 and 2 build on these. It
-//! knows nothing of Llama or polars: plain Rust, serde and thiserror.
+//! selection with its diagnostics (DESIGN sections 2-6), and the bilevel training loop
+//! ([`Bilevel`]: Algorithms 1 and 2 of section 3) over any model that implements
+//! [`BilevelModel`], reporting through an [`Observer`]. It knows nothing of Llama or polars: plain
+//! Rust, serde and thiserror.
 //!
 //! ```
 //! use seal_core::{ExampleId, PenaltySchedule, Selector, SelectorOptimizer, SoftmaxScope, WeightKind};
@@ -26,15 +28,21 @@
 //! assert!(!ranked[1].kept);
 //! ```
 
+pub mod bilevel;
 pub mod error;
 pub mod ids;
+pub mod objective;
+pub mod observe;
 pub mod optim;
 pub mod schedule;
 pub mod selection;
 pub mod selector;
 
+pub use bilevel::{Algorithm, Bilevel, BilevelConfig, BilevelState, SelectionResult};
 pub use error::{CoreError, Result};
 pub use ids::ExampleId;
+pub use objective::{BilevelModel, MicroBatch, MicroLosses};
+pub use observe::{EpochReport, NoopObserver, Observer, StepReport};
 pub use optim::{OptimizerState, SelectorOptimizer, clip_grad_norm};
 pub use schedule::{PenaltySchedule, SCHEDULE_FORMS};
 pub use selection::{Ranked, auroc, dropped_share, keep_count, select_top_p};

@@ -36,8 +36,9 @@ pub enum SoftmaxScope {
     /// Over all N examples: p_i = N·softmax(ω)_i, so a step on one batch moves every logit's weight.
     #[default]
     Global,
-    /// Over the micro-batch only: p_i = |batch|·softmax(ω_batch)_i, so a batch's weights sum to
-    /// its size and logits outside it are untouched.
+    /// Over the batch only: p_i = |batch|·softmax(ω_batch)_i, so a batch's weights sum to its
+    /// size and logits outside it are untouched. The bilevel loop passes the optimizer step's
+    /// effective batch (all its micro-batches), so micro-batching leaves the weights unchanged.
     Batch,
 }
 
