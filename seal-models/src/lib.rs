@@ -28,6 +28,7 @@ pub mod io;
 pub mod llama;
 pub mod lora;
 pub mod loss;
+pub mod objective;
 pub mod tokenizer;
 pub mod train;
 
@@ -41,5 +42,6 @@ pub use llama::config::{HfLlamaConfig, LlamaConfig, RopeScaling};
 pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
+pub use objective::{LlamaObjective, ObjectiveSettings, TokenizedExample, clip_global_norm};
 pub use tokenizer::{ChatMessage, ChatTemplate, TextTokenizer};
 pub use train::{AdamSettings, TrainBatch, eval_losses, fork, sft_step};

@@ -5,6 +5,7 @@ mod common;
 mod gguf;
 mod gpu;
 mod lora;
+mod objective;
 mod parity;
 mod smollm2;
 mod tokenizer;

@@ -1,0 +1,232 @@
+//! The Llama side of the bilevel loop: [`LlamaObjective`] implements seal-core's
+//! [`BilevelModel`] over tokenized D_safe and D_ft, with gradient accumulation, global-norm
+//! clipping and Adam (DESIGN section 3), and [`fork`] for Algorithm 1's θ̂.
+
+use std::sync::Arc;
+
+use burn::module::{ModuleVisitor, Param};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+use seal_core::{BilevelModel, MicroBatch, MicroLosses};
+
+use crate::error::{ModelError, Result};
+use crate::llama::model::{Llama, TokenBatch};
+use crate::loss::response_losses;
+use crate::train::{AdamSettings, fork};
+
+/// One tokenized example: its ids and which of them are training targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenizedExample {
+    /// Token ids, prompt then response.
+    pub input_ids: Vec<u32>,
+    /// 1 on response tokens (the ones the loss counts).
+    pub loss_mask: Vec<u8>,
+}
+
+/// Model optimizer settings of the bilevel loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectiveSettings {
+    /// Adam on θ.
+    pub adam: AdamSettings,
+    /// Global L2 norm the accumulated gradient is clipped to (DESIGN: 1.0).
+    pub clip_norm: f64,
+    /// Padding id of the tokenizer.
+    pub pad_id: u32,
+}
+
+impl Default for ObjectiveSettings {
+    fn default() -> Self {
+        Self {
+            adam: AdamSettings::default(),
+            clip_norm: 1.0,
+            pad_id: 0,
+        }
+    }
+}
+
+/// A Llama with its data and optimizer, as the bilevel loop drives it.
+pub struct LlamaObjective<B: AutodiffBackend> {
+    model: Option<Llama<B>>,
+    optim: OptimizerAdaptor<Adam, Llama<B>, B>,
+    grads: GradientsAccumulator<Llama<B>>,
+    safe: Arc<Vec<TokenizedExample>>,
+    ft: Arc<Vec<TokenizedExample>>,
+    settings: ObjectiveSettings,
+}
+
+impl<B: AutodiffBackend> LlamaObjective<B> {
+    /// Wraps `model` with D_safe, D_ft and a fresh optimizer.
+    pub fn new(
+        model: Llama<B>,
+        safe: Vec<TokenizedExample>,
+        ft: Vec<TokenizedExample>,
+        settings: ObjectiveSettings,
+    ) -> Self {
+        Self {
+            model: Some(model),
+            optim: settings.adam.to_burn().init(),
+            grads: GradientsAccumulator::new(),
+            safe: Arc::new(safe),
+            ft: Arc::new(ft),
+            settings,
+        }
+    }
+
+    /// The current model.
+    pub fn model(&self) -> &Llama<B> {
+        self.model.as_ref().expect("the model is only taken inside apply")
+    }
+
+    /// Consumes the objective, returning the model.
+    pub fn into_model(mut self) -> Llama<B> {
+        self.model.take().expect("the model is only taken inside apply")
+    }
+
+    fn rows(&self, batch: &MicroBatch<'_>) -> Result<(TrainRows, usize)> {
+        let mut sequences = Vec::with_capacity(batch.safe.len() + batch.ft.len());
+        let mut masks = Vec::with_capacity(sequences.capacity());
+        for (set, indices, name) in [(&self.safe, batch.safe, "D_safe"), (&self.ft, batch.ft, "D_ft")] {
+            for &i in indices {
+                let ex = set.get(i).ok_or_else(|| {
+                    ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
+                })?;
+                sequences.push(ex.input_ids.clone());
+                masks.push(ex.loss_mask.clone());
+            }
+        }
+        let tokens = TokenBatch::right_padded(&sequences, self.settings.pad_id);
+        let mut loss_mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
+        for m in &masks {
+            loss_mask.extend_from_slice(m);
+            loss_mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - m.len()));
+        }
+        Ok((TrainRows { tokens, loss_mask }, batch.safe.len()))
+    }
+}
+
+struct TrainRows {
+    tokens: TokenBatch,
+    loss_mask: Vec<u8>,
+}
+
+fn to_host<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data")
+}
+
+impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
+    type Error = ModelError;
+
+    fn safe_len(&self) -> usize {
+        self.safe.len()
+    }
+
+    fn ft_len(&self) -> usize {
+        self.ft.len()
+    }
+
+    fn accumulate(&mut self, batch: &MicroBatch<'_>) -> Result<MicroLosses> {
+        if batch.ft.len() != batch.ft_weights.len() {
+            return Err(ModelError::Input(format!(
+                "{} fine-tuning examples with {} weights",
+                batch.ft.len(),
+                batch.ft_weights.len()
+            )));
+        }
+        let (rows, n_safe) = self.rows(batch)?;
+        let n_ft = batch.ft.len();
+        let model = self.model.as_ref().expect("the model is only taken inside apply");
+        // Safe and fine-tuning rows share one padded forward: one pass instead of two.
+        let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?; // [n_safe + n_ft]
+        let device = losses.device();
+        let mut coef = Vec::with_capacity(n_safe + n_ft);
+        for _ in 0..n_safe {
+            coef.push((batch.safe_coef / n_safe as f64) as f32);
+        }
+        for &w in batch.ft_weights {
+            coef.push((batch.ft_coef * f64::from(w) / n_ft.max(1) as f64) as f32);
+        }
+        let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n_safe + n_ft]), &device);
+        let objective = (losses.clone() * coef).sum();
+        let grads = GradientsParams::from_grads(objective.backward(), model);
+        self.grads.accumulate(model, grads);
+        let host = to_host(losses.inner());
+        Ok(MicroLosses {
+            safe: host[..n_safe].to_vec(),
+            ft: host[n_safe..].to_vec(),
+        })
+    }
+
+    fn apply(&mut self) -> Result<()> {
+        let mut grads = self.grads.grads();
+        let model = self.model.take().expect("the model is only taken inside apply");
+        clip_global_norm(&model, &mut grads, self.settings.clip_norm);
+        self.model = Some(self.optim.step(self.settings.adam.lr, model, grads));
+        Ok(())
+    }
+
+    fn fork(&self) -> Result<Self> {
+        Ok(Self {
+            model: Some(fork(self.model())),
+            optim: self.settings.adam.to_burn().init(),
+            grads: GradientsAccumulator::new(),
+            safe: Arc::clone(&self.safe),
+            ft: Arc::clone(&self.ft),
+            settings: self.settings.clone(),
+        })
+    }
+}
+
+/// Scales all gradients by `min(1, max_norm / (‖g‖ + 1e-6))`, ‖g‖ the L2 norm over every
+/// parameter together, as `torch.nn.utils.clip_grad_norm_` does. Burn's own clipping works per
+/// parameter, which is not the reference's rule. Returns the norm before clipping.
+pub fn clip_global_norm<B: AutodiffBackend>(
+    model: &Llama<B>,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    struct SquaredNorm<'a, B: AutodiffBackend> {
+        grads: &'a GradientsParams,
+        total: f64,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                // One host sync per parameter tensor: cheap beside a training step.
+                self.total += f64::from(g.square().sum().into_scalar().elem::<f32>());
+            }
+        }
+    }
+    struct Scale<'a, B: AutodiffBackend> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut norm = SquaredNorm::<B> {
+        grads,
+        total: 0.0,
+        _b: std::marker::PhantomData,
+    };
+    burn::module::Module::visit(model, &mut norm);
+    let total = norm.total.sqrt();
+    let factor = max_norm / (total + 1e-6);
+    if factor < 1.0 {
+        let mut scale = Scale::<B> {
+            grads,
+            factor,
+            _b: std::marker::PhantomData,
+        };
+        burn::module::Module::visit(model, &mut scale);
+    }
+    total
+}
