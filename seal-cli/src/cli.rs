@@ -105,6 +105,33 @@ pub enum BenchCommand {
     TrainStep(BenchTrainArgs),
     /// Batched greedy generation with the KV cache.
     Generate(BenchGenerateArgs),
+    /// Step time and peak memory of SFT, Algorithm 2 and Algorithm 1 of the selector loop,
+    /// each mode in its own process.
+    Select(BenchSelectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchSelectArgs {
+    /// A Hugging Face config.json (e.g. ../shared/bench/bench-tiny.config.json).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Fine-tuning rows per step (and as many safe rows).
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Tokens per row.
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: usize,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Time one mode in this process (`sft`, `alg2`, `alg1`); by default every mode runs in a
+    /// child process of its own so that peak memory is per mode.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Print JSON: `{"sft": {...}, "alg2": {...}, "alg1": {...}}`, each with `median_step_s`
+    /// and `peak_bytes`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

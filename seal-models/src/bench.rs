@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::generate::{SamplingConfig, generate};
 use crate::llama::config::LlamaConfig;
 use crate::llama::model::{Llama, TokenBatch, init_random};
+use crate::objective::{LlamaObjective, ObjectiveSettings, TokenizedExample};
 use crate::train::{AdamSettings, TrainBatch, sft_step};
+use seal_core::{Algorithm, Bilevel, BilevelConfig, ExampleId, Observer, StepReport};
 
 /// What a benchmark reports.
 #[derive(Debug, Clone, Serialize)]
@@ -134,4 +136,106 @@ pub struct BenchSetup {
     pub seq_len: usize,
     /// Backend name.
     pub backend: String,
+}
+
+/// Which loop `bench_select` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectMode {
+    /// Plain SFT: one forward/backward on the fine-tuning batch.
+    Sft,
+    /// Algorithm 2: safe + fine-tuning forward/backward, selector step.
+    Alg2,
+    /// Algorithm 1: Algorithm 2 plus θ̂'s forward/backward and Adam state.
+    Alg1,
+}
+
+impl SelectMode {
+    /// All modes, in report order.
+    pub const ALL: [SelectMode; 3] = [SelectMode::Sft, SelectMode::Alg2, SelectMode::Alg1];
+
+    /// `sft`, `alg2`, `alg1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sft => "sft",
+            Self::Alg2 => "alg2",
+            Self::Alg1 => "alg1",
+        }
+    }
+}
+
+fn random_examples(vocab: usize, count: usize, seq_len: usize, rng: &mut StdRng) -> Vec<TokenizedExample> {
+    (0..count)
+        .map(|_| TokenizedExample {
+            input_ids: (0..seq_len).map(|_| rng.random_range(0..vocab as u32)).collect(),
+            loss_mask: (0..seq_len).map(|t| u8::from(t >= seq_len / 4)).collect(),
+        })
+        .collect()
+}
+
+/// Times `steps` optimizer steps of one mode of the selector loop (after one warm-up step) on
+/// random tokens, batch `batch` x `seq_len` for the fine-tuning batch and as many safe rows,
+/// like `../shared/bench/torch_reference.py`. Peak memory is the process's, so run each mode
+/// in its own process to compare them.
+///
+/// # Errors
+/// Model and loop errors.
+pub fn bench_select<B: AutodiffBackend>(
+    config: &LlamaConfig,
+    mode: SelectMode,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    device: &B::Device,
+) -> std::result::Result<BenchReport, Box<dyn std::error::Error + Send + Sync>> {
+    if mode == SelectMode::Sft {
+        return Ok(bench_train_step::<B>(config, batch, seq_len, steps, device)?);
+    }
+    let mut rng = StdRng::seed_from_u64(0);
+    let model: Llama<B> = init_random(config, 0.02, device);
+    // One epoch of exactly `steps + 1` batches: the first is the warm-up.
+    let n_ft = batch * (steps + 1);
+    let safe = random_examples(config.vocab_size, batch * 8, seq_len, &mut rng);
+    let ft = random_examples(config.vocab_size, n_ft, seq_len, &mut rng);
+    let objective = LlamaObjective::new(model, safe, ft, ObjectiveSettings::default());
+    let algorithm = match mode {
+        SelectMode::Alg1 => Algorithm::Alg1 {
+            inner_steps: 1,
+            keep_penalty_factor: false,
+        },
+        _ => Algorithm::Alg2 {},
+    };
+    let loop_config = BilevelConfig {
+        algorithm,
+        batch_size: batch,
+        micro_batch_size: batch,
+        epochs: 1,
+        ..BilevelConfig::default()
+    };
+    let ids = (0..n_ft).map(|i| ExampleId::from(format!("bench-{i}"))).collect();
+    let mut bilevel = Bilevel::new(loop_config, ids, objective)?;
+    struct Clock {
+        last: Instant,
+        times: Vec<f64>,
+    }
+    impl Observer for Clock {
+        fn on_step(&mut self, _report: &StepReport) {
+            let now = Instant::now();
+            self.times.push((now - self.last).as_secs_f64());
+            self.last = now;
+        }
+    }
+    let mut clock = Clock {
+        last: Instant::now(),
+        times: Vec::new(),
+    };
+    bilevel.run(&mut clock)?;
+    let times: Vec<f64> = clock.times.into_iter().skip(1).collect();
+    let med = median(times.clone());
+    Ok(BenchReport {
+        median_step_s: med,
+        tokens_per_s: (batch * seq_len) as f64 / med,
+        step_s: times,
+        peak_bytes: crate::backend::peak_rss_bytes(),
+    })
 }

@@ -85,17 +85,16 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         self.model.take().expect("the model is only taken inside apply")
     }
 
-    fn rows(&self, batch: &MicroBatch<'_>) -> Result<(TrainRows, usize)> {
-        let mut sequences = Vec::with_capacity(batch.safe.len() + batch.ft.len());
-        let mut masks = Vec::with_capacity(sequences.capacity());
-        for (set, indices, name) in [(&self.safe, batch.safe, "D_safe"), (&self.ft, batch.ft, "D_ft")] {
-            for &i in indices {
-                let ex = set.get(i).ok_or_else(|| {
-                    ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
-                })?;
-                sequences.push(ex.input_ids.clone());
-                masks.push(ex.loss_mask.clone());
-            }
+    /// Padded rows of `indices` in `set` (`name` for errors).
+    fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<TrainRows> {
+        let mut sequences = Vec::with_capacity(indices.len());
+        let mut masks = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let ex = set.get(i).ok_or_else(|| {
+                ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
+            })?;
+            sequences.push(ex.input_ids.clone());
+            masks.push(ex.loss_mask.clone());
         }
         let tokens = TokenBatch::right_padded(&sequences, self.settings.pad_id);
         let mut loss_mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
@@ -103,7 +102,19 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
             loss_mask.extend_from_slice(m);
             loss_mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - m.len()));
         }
-        Ok((TrainRows { tokens, loss_mask }, batch.safe.len()))
+        Ok(TrainRows { tokens, loss_mask })
+    }
+
+    /// One forward and backward of `rows` with per-row loss coefficients; accumulates the
+    /// gradients and returns the detached per-example losses.
+    fn pass(&mut self, rows: &TrainRows, coef: Vec<f32>) -> Result<Vec<f32>> {
+        let model = self.model.as_ref().expect("the model is only taken inside apply");
+        let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
+        let n = coef.len();
+        let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n]), &losses.device());
+        let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
+        self.grads.accumulate(model, grads);
+        Ok(to_host(losses.inner()))
     }
 }
 
@@ -135,28 +146,28 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
                 batch.ft_weights.len()
             )));
         }
-        let (rows, n_safe) = self.rows(batch)?;
-        let n_ft = batch.ft.len();
-        let model = self.model.as_ref().expect("the model is only taken inside apply");
-        // Safe and fine-tuning rows share one padded forward: one pass instead of two.
-        let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?; // [n_safe + n_ft]
-        let device = losses.device();
-        let mut coef = Vec::with_capacity(n_safe + n_ft);
-        for _ in 0..n_safe {
-            coef.push((batch.safe_coef / n_safe as f64) as f32);
+        // Safe and fine-tuning rows go through separate passes, each backward right after its
+        // forward, so only one micro-batch of activations is alive at a time: Algorithm 2 then
+        // costs SFT's activation memory plus the selector (issue 4's memory goal).
+        let mut out = MicroLosses::default();
+        if !batch.safe.is_empty() {
+            let safe = Arc::clone(&self.safe);
+            let rows = self.rows(&safe, batch.safe, "D_safe")?;
+            let coef = vec![(batch.safe_coef / batch.safe.len() as f64) as f32; batch.safe.len()];
+            out.safe = self.pass(&rows, coef)?;
         }
-        for &w in batch.ft_weights {
-            coef.push((batch.ft_coef * f64::from(w) / n_ft.max(1) as f64) as f32);
+        if !batch.ft.is_empty() {
+            let ft = Arc::clone(&self.ft);
+            let rows = self.rows(&ft, batch.ft, "D_ft")?;
+            let n = batch.ft.len() as f64;
+            let coef = batch
+                .ft_weights
+                .iter()
+                .map(|&w| (batch.ft_coef * f64::from(w) / n) as f32)
+                .collect();
+            out.ft = self.pass(&rows, coef)?;
         }
-        let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n_safe + n_ft]), &device);
-        let objective = (losses.clone() * coef).sum();
-        let grads = GradientsParams::from_grads(objective.backward(), model);
-        self.grads.accumulate(model, grads);
-        let host = to_host(losses.inner());
-        Ok(MicroLosses {
-            safe: host[..n_safe].to_vec(),
-            ft: host[n_safe..].to_vec(),
-        })
+        Ok(out)
     }
 
     fn apply(&mut self) -> Result<()> {

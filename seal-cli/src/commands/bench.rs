@@ -2,10 +2,10 @@
 
 use anyhow::Context;
 use seal_models::backend::{Cpu, CpuTrain, cpu_device};
-use seal_models::bench::{bench_generate, bench_train_step};
+use seal_models::bench::{SelectMode, bench_generate, bench_select, bench_train_step};
 use seal_models::{LlamaConfig, init_random, load_llama};
 
-use crate::cli::BenchCommand;
+use crate::cli::{BenchCommand, BenchSelectArgs};
 
 pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
     let device = cpu_device();
@@ -39,6 +39,7 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchCommand::Select(args) => return select(args),
         BenchCommand::Generate(args) => {
             let model = match (&args.model, &args.config) {
                 (Some(dir), _) => {
@@ -68,6 +69,68 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
                     args.batch, args.prompt_len, args.new_tokens, report.median_step_s, report.tokens_per_s
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+fn select(args: BenchSelectArgs) -> anyhow::Result<()> {
+    let (config, _) = LlamaConfig::from_file(&args.config)
+        .with_context(|| format!("reading bench config {}", args.config.display()))?;
+    if let Some(name) = &args.mode {
+        let mode = SelectMode::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .with_context(|| format!("unknown mode `{name}` (sft, alg2, alg1)"))?;
+        let report =
+            bench_select::<CpuTrain>(&config, mode, args.batch, args.seq_len, args.steps, &cpu_device())
+                .map_err(|e| anyhow::anyhow!(e))
+                .with_context(|| format!("benchmarking {name}"))?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    // Peak RSS is a process-wide high-water mark: each mode gets a process of its own.
+    let exe = std::env::current_exe().context("locating the seal binary")?;
+    let mut results = serde_json::Map::new();
+    for mode in SelectMode::ALL {
+        let out = std::process::Command::new(&exe)
+            .args(["--quiet", "bench", "select", "--mode", mode.name()])
+            .arg("--config")
+            .arg(&args.config)
+            .args([
+                "--batch",
+                &args.batch.to_string(),
+                "--seq-len",
+                &args.seq_len.to_string(),
+            ])
+            .args(["--steps", &args.steps.to_string()])
+            .output()
+            .with_context(|| format!("running the {} benchmark", mode.name()))?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "{} benchmark failed: {}",
+                mode.name(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("reading the {} benchmark's output", mode.name()))?;
+        results.insert(mode.name().into(), report);
+    }
+    let step = |m: &str| results[m]["median_step_s"].as_f64().unwrap_or(f64::NAN);
+    let (sft, alg2, alg1) = (step("sft"), step("alg2"), step("alg1"));
+    if args.json {
+        let mut out = results.clone();
+        out.insert("alg2_over_sft".into(), (alg2 / sft).into());
+        out.insert("alg1_over_sft".into(), (alg1 / sft).into());
+        println!("{}", serde_json::Value::Object(out));
+    } else {
+        for (name, s) in [("sft", sft), ("alg2", alg2), ("alg1", alg1)] {
+            let peak = results[name]["peak_bytes"].as_u64().unwrap_or(0) as f64 / (1u64 << 20) as f64;
+            println!(
+                "{name:>5}: median {s:.3} s/step ({:.2}x sft), peak RSS {peak:.0} MiB",
+                s / sft
+            );
         }
     }
     Ok(())

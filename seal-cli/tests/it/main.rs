@@ -148,3 +148,28 @@ fn bad_inputs_exit_non_zero_with_a_named_error() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/config.json"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_select_reports_every_mode_with_peak_memory() {
+    let config = fixture("tiny-llama").join("config.json");
+    let o = seal(&[
+        "bench",
+        "select",
+        "--config",
+        config.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--seq-len",
+        "16",
+        "--steps",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    for mode in ["sft", "alg2", "alg1"] {
+        assert!(report[mode]["median_step_s"].as_f64().unwrap() > 0.0, "{mode}");
+        assert!(report[mode]["peak_bytes"].as_u64().unwrap() > 0, "{mode}");
+    }
+    assert!(report["alg1_over_sft"].as_f64().unwrap() > 1.0);
+}
