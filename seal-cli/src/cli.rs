@@ -28,6 +28,76 @@ pub enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Datasets: import source files into canonical records, inspect a record file.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Import source files (Alpaca, HH-RLHF, ShareGPT, OpenAI, PyRIT, AdvBench, CatQA,
+    /// StrongREJECT, HarmBench, XSTest, MT-Bench, SafeInstr, canonical, generic) into one
+    /// canonical Parquet (or .jsonl) file.
+    Import(Box<DataImportArgs>),
+    /// Counts by source, label, category and split; a token-length histogram with --tokenizer.
+    Inspect(DataInspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataImportArgs {
+    /// Source files, imported in order (ids must be unique across all of them).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output file: `.parquet`, or `.jsonl` for canonical JSON Lines. Written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Force a format (canonical, alpaca, hh-rlhf, sharegpt, openai, pyrit, advbench, catqa,
+    /// strongreject, harmbench, xstest, mt-bench, safeinstr-eval, safeinstr-train, generic);
+    /// by default it is detected from the extension and field names.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Source name for every record (default: each file's stem).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Label every record `benign`, `harmful` or `unknown`, overriding the format's own.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// HH-RLHF: which side is the response, `chosen` or `rejected`.
+    #[arg(long, default_value = "chosen")]
+    pub hh_side: String,
+    /// Leave bad rows out (into the rejects file) instead of failing on the first one.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where rejected rows go (default: OUT with `.rejects.jsonl`).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Generic format: the prompt field (a string or a list of {role, content}).
+    #[arg(long, default_value = "prompt")]
+    pub prompt_field: String,
+    /// Generic format: the response field.
+    #[arg(long, default_value = "response")]
+    pub response_field: String,
+    /// Generic format: an id field (default: content-hash ids).
+    #[arg(long)]
+    pub id_field: Option<String>,
+    /// Generic format: a label field (benign/harmful/unknown or safe/unsafe).
+    #[arg(long)]
+    pub label_field: Option<String>,
+    /// Generic format: a category field.
+    #[arg(long)]
+    pub category_field: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DataInspectArgs {
+    /// A canonical `.parquet` or `.jsonl` file.
+    pub file: PathBuf,
+    /// A model folder with tokenizer.json: adds a token-length histogram.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Render prompts with the tokenizer's own chat template (else the reference template).
+    #[arg(long, requires = "tokenizer")]
+    pub chat: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,47 @@
 //! seal-data: every dataset the pipeline reads and writes.
 //!
-//! It will own the importers (Alpaca, HH-RLHF, ShareGPT, OpenAI messages, PyRIT pairs and the
-//! prompt-only evaluation sets), the canonical record schema with stable ids, templating,
-//! tokenization, Parquet through polars (the only crate that depends on it), mixtures and the
-//! embedded fixture world. Filled by the seal-data issue.
+//! It owns the canonical record ([`Example`]: stable id, source, prompt turns, response,
+//! label, category, split), the importers that turn every supported source format into it
+//! (Alpaca, HH-RLHF, ShareGPT, OpenAI messages, PyRIT pairs, and the prompt-only evaluation
+//! sets AdvBench, CatQA, StrongREJECT, HarmBench, XSTest, MT-Bench, SafeInstr), and canonical
+//! Parquet / JSONL files. polars is a dependency of this crate only; public signatures use
+//! our own types.
+//!
+//! ```
+//! use seal_data::{Example, Label, content_id, read_parquet, write_parquet};
+//! use seal_models::ChatMessage;
+//!
+//! let prompt = vec![ChatMessage::user("Name a primary colour.")];
+//! let example = Example {
+//!     id: content_id(&prompt, Some("Red.")),
+//!     source: "demo".to_string(),
+//!     prompt,
+//!     response: Some("Red.".to_string()),
+//!     label: Label::Benign,
+//!     category: None,
+//!     split: None,
+//!     novel: false,
+//! };
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("demo.parquet");
+//! write_parquet(&path, std::slice::from_ref(&example))?;
+//! assert_eq!(read_parquet(&path)?, vec![example]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+pub mod import;
+mod inspect;
+mod io;
+mod record;
+pub mod schema;
+pub mod world;
+
+pub use error::{DataError, Position, Result};
+pub use import::{
+    FieldMapping, Format, HhSide, ImportOptions, Imported, Reject, detect_format, import_file, import_files,
+    write_rejects,
+};
+pub use inspect::{Summary, length_histogram, summarize, token_lengths};
+pub use io::{read_examples, read_jsonl, read_parquet, write_jsonl, write_parquet};
+pub use record::{Example, Label, content_id};

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `exec` that calls library functions.
 
 mod bench;
+mod data;
 mod generate;
 mod model;
 
@@ -11,5 +12,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Generate(args) => generate::exec(args),
         Command::Model(cmd) => model::exec(cmd),
         Command::Bench(cmd) => bench::exec(cmd),
+        Command::Data(cmd) => data::exec(cmd),
     }
 }
