@@ -58,6 +58,10 @@ smollm2:
     mv {{smollm2_gguf}}.partial {{smollm2_gguf}}
     rm -rf "$tmp"
 
+# regenerate the embedded fixture world (fixtures/world/) from its seeded generator
+world:
+    SEAL_BLESS=1 cargo test --locked -p seal-data --test world -- --ignored
+
 # regenerate the golden fixtures (needs .venv with torch, transformers, peft, gguf)
 fixtures: smollm2
     .venv/bin/python fixtures/make_fixtures.py
