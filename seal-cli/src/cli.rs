@@ -182,18 +182,8 @@ pub enum BenchCommand {
 
 #[derive(Args, Debug)]
 pub struct BenchSelectArgs {
-    /// A Hugging Face config.json (e.g. ../shared/bench/bench-tiny.config.json).
-    #[arg(long)]
-    pub config: PathBuf,
-    /// Fine-tuning rows per step (and as many safe rows).
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    /// Tokens per row.
-    #[arg(long, default_value_t = 256)]
-    pub seq_len: usize,
-    /// Timed steps (the median is reported).
-    #[arg(long, default_value_t = 5)]
-    pub steps: usize,
+    #[command(flatten)]
+    pub shape: BenchShape,
     /// Time one mode in this process (`sft`, `alg2`, `alg1`); by default every mode runs in a
     /// child process of its own so that peak memory is per mode.
     #[arg(long)]
@@ -204,12 +194,13 @@ pub struct BenchSelectArgs {
     pub json: bool,
 }
 
+/// The model and shape of a training-step benchmark (shared by `train-step` and `select`).
 #[derive(Args, Debug)]
-pub struct BenchTrainArgs {
+pub struct BenchShape {
     /// A Hugging Face config.json (e.g. ../shared/bench/bench-tiny.config.json).
     #[arg(long)]
     pub config: PathBuf,
-    /// Rows per step.
+    /// Rows per step (for `select`: fine-tuning rows, and as many safe rows).
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Tokens per row.
@@ -218,6 +209,12 @@ pub struct BenchTrainArgs {
     /// Timed steps (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchTrainArgs {
+    #[command(flatten)]
+    pub shape: BenchShape,
     /// Print `{"tokens_per_s": ..., "median_step_s": ...}`.
     #[arg(long)]
     pub json: bool,

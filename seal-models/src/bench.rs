@@ -30,9 +30,20 @@ pub struct BenchReport {
     pub peak_bytes: Option<u64>,
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+impl BenchReport {
+    /// The report of timed steps that each process `tokens_per_step` tokens; the process's peak
+    /// RSS so far.
+    fn from_times(step_s: Vec<f64>, tokens_per_step: usize) -> Self {
+        let mut sorted = step_s.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median_step_s = sorted[sorted.len() / 2];
+        Self {
+            median_step_s,
+            tokens_per_s: tokens_per_step as f64 / median_step_s,
+            step_s,
+            peak_bytes: crate::backend::peak_rss_bytes(),
+        }
+    }
 }
 
 /// A random batch like the reference's: uniform token ids, prompt = first quarter.
@@ -81,13 +92,7 @@ pub fn bench_train_step<B: AutodiffBackend>(
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    let med = median(times.clone());
-    Ok(BenchReport {
-        median_step_s: med,
-        tokens_per_s: (batch * seq_len) as f64 / med,
-        step_s: times,
-        peak_bytes: crate::backend::peak_rss_bytes(),
-    })
+    Ok(BenchReport::from_times(times, batch * seq_len))
 }
 
 /// Times batched greedy generation of `new_tokens` after prompts of `prompt_len` tokens, one
@@ -116,26 +121,7 @@ pub fn bench_generate<B: Backend>(
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    let med = median(times.clone());
-    Ok(BenchReport {
-        median_step_s: med,
-        tokens_per_s: (batch * new_tokens) as f64 / med,
-        step_s: times,
-        peak_bytes: crate::backend::peak_rss_bytes(),
-    })
-}
-
-/// Everything the train-step benchmark prints beside its figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct BenchSetup {
-    /// Parameters of the model.
-    pub params: usize,
-    /// Rows per step.
-    pub batch: usize,
-    /// Tokens per row.
-    pub seq_len: usize,
-    /// Backend name.
-    pub backend: String,
+    Ok(BenchReport::from_times(times, batch * new_tokens))
 }
 
 /// Which loop `bench_select` times.
@@ -231,11 +217,5 @@ pub fn bench_select<B: AutodiffBackend>(
     };
     bilevel.run(&mut clock)?;
     let times: Vec<f64> = clock.times.into_iter().skip(1).collect();
-    let med = median(times.clone());
-    Ok(BenchReport {
-        median_step_s: med,
-        tokens_per_s: (batch * seq_len) as f64 / med,
-        step_s: times,
-        peak_bytes: crate::backend::peak_rss_bytes(),
-    })
+    Ok(BenchReport::from_times(times, batch * seq_len))
 }

@@ -11,10 +11,15 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
     let device = cpu_device();
     match command {
         BenchCommand::TrainStep(args) => {
-            let (config, _) = LlamaConfig::from_file(&args.config)
-                .with_context(|| format!("reading bench config {}", args.config.display()))?;
-            let report =
-                bench_train_step::<CpuTrain>(&config, args.batch, args.seq_len, args.steps, &device)?;
+            let (config, _) = LlamaConfig::from_file(&args.shape.config)
+                .with_context(|| format!("reading bench config {}", args.shape.config.display()))?;
+            let report = bench_train_step::<CpuTrain>(
+                &config,
+                args.shape.batch,
+                args.shape.seq_len,
+                args.shape.steps,
+                &device,
+            )?;
             if args.json {
                 let out = serde_json::json!({
                     "tokens_per_s": report.tokens_per_s,
@@ -22,8 +27,8 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
                     "step_s": report.step_s,
                     "peak_bytes": report.peak_bytes,
                     "params": config.num_params(),
-                    "batch": args.batch,
-                    "seq_len": args.seq_len,
+                    "batch": args.shape.batch,
+                    "seq_len": args.shape.seq_len,
                     "backend": "ndarray-f32",
                 });
                 println!("{out}");
@@ -31,8 +36,8 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
                 println!(
                     "train step ({} params, batch {} x seq {}): median {:.3} s, {:.0} tokens/s, peak RSS {} MiB",
                     config.num_params(),
-                    args.batch,
-                    args.seq_len,
+                    args.shape.batch,
+                    args.shape.seq_len,
                     report.median_step_s,
                     report.tokens_per_s,
                     report.peak_bytes.unwrap_or(0) / (1 << 20)
@@ -75,17 +80,23 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 fn select(args: BenchSelectArgs) -> anyhow::Result<()> {
-    let (config, _) = LlamaConfig::from_file(&args.config)
-        .with_context(|| format!("reading bench config {}", args.config.display()))?;
+    let (config, _) = LlamaConfig::from_file(&args.shape.config)
+        .with_context(|| format!("reading bench config {}", args.shape.config.display()))?;
     if let Some(name) = &args.mode {
         let mode = SelectMode::ALL
             .into_iter()
             .find(|m| m.name() == name)
             .with_context(|| format!("unknown mode `{name}` (sft, alg2, alg1)"))?;
-        let report =
-            bench_select::<CpuTrain>(&config, mode, args.batch, args.seq_len, args.steps, &cpu_device())
-                .map_err(|e| anyhow::anyhow!(e))
-                .with_context(|| format!("benchmarking {name}"))?;
+        let report = bench_select::<CpuTrain>(
+            &config,
+            mode,
+            args.shape.batch,
+            args.shape.seq_len,
+            args.shape.steps,
+            &cpu_device(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("benchmarking {name}"))?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
@@ -96,14 +107,14 @@ fn select(args: BenchSelectArgs) -> anyhow::Result<()> {
         let out = std::process::Command::new(&exe)
             .args(["--quiet", "bench", "select", "--mode", mode.name()])
             .arg("--config")
-            .arg(&args.config)
+            .arg(&args.shape.config)
             .args([
                 "--batch",
-                &args.batch.to_string(),
+                &args.shape.batch.to_string(),
                 "--seq-len",
-                &args.seq_len.to_string(),
+                &args.shape.seq_len.to_string(),
             ])
-            .args(["--steps", &args.steps.to_string()])
+            .args(["--steps", &args.shape.steps.to_string()])
             .output()
             .with_context(|| format!("running the {} benchmark", mode.name()))?;
         if !out.status.success() {
