@@ -196,12 +196,7 @@ fn parse_csv(path: &Path, text: &str) -> Result<Parsed> {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let end = reader.position().byte() as usize;
-                let raw = text
-                    .get(start.byte() as usize..end)
-                    .unwrap_or("")
-                    .trim_end()
-                    .to_string();
+                let raw = raw_between(text, start.byte(), reader.position().byte());
                 let mut object = Map::new();
                 for (name, field) in headers.iter().zip(record.iter()) {
                     object.insert(name.clone(), Value::String(field.to_string()));
@@ -213,12 +208,7 @@ fn parse_csv(path: &Path, text: &str) -> Result<Parsed> {
                 });
             }
             Err(e) => {
-                let end = reader.position().byte() as usize;
-                let raw = text
-                    .get(start.byte() as usize..end)
-                    .unwrap_or("")
-                    .trim_end()
-                    .to_string();
+                let raw = raw_between(text, start.byte(), reader.position().byte());
                 bad.push(BadRow {
                     error: DataError::Csv {
                         path: path.to_path_buf(),
@@ -301,4 +291,12 @@ pub(crate) fn detect(path: &Path, parsed: &Parsed, container: Container) -> Resu
             keys.join(", ")
         )))
     }
+}
+
+/// The source text of one CSV record, between two reader byte positions (for rejects).
+fn raw_between(text: &str, start: u64, end: u64) -> String {
+    text.get(start as usize..end as usize)
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
 }
