@@ -140,6 +140,12 @@ pub enum DataError {
         /// What is wrong.
         problem: String,
     },
+    /// A training record without a response.
+    #[error("example {id} has no response: prompt-only records cannot be trained on")]
+    MissingResponse {
+        /// The example.
+        id: ExampleId,
+    },
     /// Tokenizing failed (the tokenizer or the chat template).
     #[error("cannot tokenize example {id}")]
     Tokenize {

@@ -35,6 +35,7 @@ mod inspect;
 mod io;
 mod record;
 pub mod schema;
+mod tokenize;
 pub mod world;
 
 pub use error::{DataError, Position, Result};
@@ -45,3 +46,4 @@ pub use import::{
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{read_examples, read_jsonl, read_parquet, write_jsonl, write_parquet};
 pub use record::{Example, Label, content_id};
+pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};
