@@ -38,7 +38,7 @@ pub mod schedule;
 pub mod selection;
 pub mod selector;
 
-pub use bilevel::{Algorithm, Bilevel, BilevelConfig, BilevelState, SelectionResult};
+pub use bilevel::{Algorithm, Bilevel, BilevelConfig, BilevelState, SelectionResult, epoch_order};
 pub use error::{CoreError, Result};
 pub use ids::ExampleId;
 pub use objective::{BilevelModel, MicroBatch, MicroLosses};

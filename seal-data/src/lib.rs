@@ -35,6 +35,7 @@ mod inspect;
 mod io;
 mod record;
 pub mod schema;
+mod scores;
 mod tokenize;
 pub mod world;
 
@@ -46,4 +47,5 @@ pub use import::{
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{read_examples, read_jsonl, read_parquet, write_jsonl, write_parquet};
 pub use record::{Example, Label, content_id};
+pub use scores::{ScoreRow, read_scores, write_scores};
 pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};

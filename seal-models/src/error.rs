@@ -108,6 +108,24 @@ pub enum ModelError {
         /// The missing file name(s).
         file: String,
     },
+    /// A training checkpoint is unreadable or does not fit the run.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Training produced a NaN or infinite loss.
+    #[error("non-finite loss {loss} at epoch {epoch}, step {step}")]
+    NonFiniteLoss {
+        /// The loss.
+        loss: f32,
+        /// The epoch (from 0).
+        epoch: u64,
+        /// The step within the epoch (from 0).
+        step: u64,
+    },
     /// An input to a model call is invalid (empty batch, token id out of range, ...).
     #[error("invalid input: {0}")]
     Input(String),

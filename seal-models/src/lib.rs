@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod checkpoint;
 pub mod error;
 pub mod generate;
 pub mod gguf;
@@ -29,6 +30,7 @@ pub mod llama;
 pub mod lora;
 pub mod loss;
 pub mod objective;
+pub mod sft;
 pub mod tokenizer;
 pub mod train;
 
@@ -43,5 +45,6 @@ pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
 pub use objective::{LlamaObjective, ObjectiveSettings, TokenizedExample, clip_global_norm};
+pub use sft::{LrSchedule, Sft, SftConfig, SftEpochReport, SftState, SftStep, example_losses};
 pub use tokenizer::{ChatMessage, ChatTemplate, TextTokenizer};
 pub use train::{AdamSettings, TrainBatch, eval_losses, fork, sft_step};

@@ -85,6 +85,35 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         self.model.take().expect("the model is only taken inside apply")
     }
 
+    /// Writes the model and its optimizer state into `dir` (created if needed; each file
+    /// atomic) so [`load_checkpoint`](Self::load_checkpoint) continues bit for bit.
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] or [`ModelError::Checkpoint`].
+    pub fn save_checkpoint(&self, dir: &std::path::Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| ModelError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        crate::checkpoint::save_module(self.model(), &dir.join("model.mpk"))?;
+        crate::checkpoint::save_optimizer::<B, Llama<B>, _>(&self.optim, &dir.join("optimizer.mpk"))
+    }
+
+    /// Restores the model and optimizer state written by [`save_checkpoint`](Self::save_checkpoint)
+    /// into this objective (whose model must have the same architecture).
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] or [`ModelError::Checkpoint`].
+    pub fn load_checkpoint(&mut self, dir: &std::path::Path, device: &B::Device) -> Result<()> {
+        let model = self.model.take().expect("the model is only taken inside apply");
+        let model = crate::checkpoint::load_module(model, &dir.join("model.mpk"), device)?;
+        self.model = Some(model);
+        let optim = std::mem::replace(&mut self.optim, self.settings.adam.to_burn().init());
+        self.optim =
+            crate::checkpoint::load_optimizer::<B, Llama<B>, _>(optim, &dir.join("optimizer.mpk"), device)?;
+        Ok(())
+    }
+
     /// Padded rows of `indices` in `set` (`name` for errors).
     fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<TrainRows> {
         let mut sequences = Vec::with_capacity(indices.len());

@@ -9,6 +9,7 @@
 /// Stream tags, so D_ft's and D_safe's permutations are independent under one seed.
 const FT_STREAM: u64 = 0x6674; // "ft"
 const SAFE_STREAM: u64 = 0x7361_6665; // "safe"
+const TRAIN_STREAM: u64 = 0x0074_7261_696e; // "train"
 
 /// The splitmix64 finaliser: a bijective 64-bit mix.
 fn mix64(mut z: u64) -> u64 {
@@ -51,6 +52,13 @@ fn permutation(seed: u64, stream: u64, round: u64, n: usize) -> Vec<usize> {
 /// `batch_size` are the epoch's effective batches.
 pub(super) fn ft_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
     permutation(seed, FT_STREAM, epoch, n)
+}
+
+/// The order in which epoch `epoch` of a plain training loop (fine-tuning, pre-training) visits
+/// its `n` examples: the same generator as the bilevel loop's, on a stream of its own, so a
+/// resumed run draws exactly the batches an uninterrupted one would.
+pub fn epoch_order(seed: u64, epoch: u64, n: usize) -> Vec<usize> {
+    permutation(seed, TRAIN_STREAM, epoch, n)
 }
 
 /// D_safe as an endless stream: permutation 0 of `0..m`, then permutation 1, and so on. Position

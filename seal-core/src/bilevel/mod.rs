@@ -14,6 +14,8 @@ mod alg1;
 mod alg2;
 mod batches;
 
+pub use batches::epoch_order;
+
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};

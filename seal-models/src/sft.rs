@@ -1,0 +1,437 @@
+//! Supervised fine-tuning as a resumable loop (DESIGN section 5): per-example response-only loss,
+//! mean over an effective batch accumulated from micro-batches, global-norm clipping, Adam, a
+//! constant or cosine-with-warm-up learning rate, a seeded order per epoch, and checkpoints at
+//! epoch ends from which a resumed run continues bit for bit.
+//!
+//! The fine-tuning stage and the embedded world's pre-training both run through it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use crate::error::{ModelError, Result};
+use crate::io::write_json_atomic;
+use crate::llama::model::{Llama, TokenBatch};
+use crate::loss::response_losses;
+use crate::objective::{TokenizedExample, clip_global_norm};
+use crate::train::AdamSettings;
+
+/// Learning-rate schedule over optimizer steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LrSchedule {
+    /// The base rate throughout.
+    Constant,
+    /// Linear warm-up from 0 over `warmup_steps`, then cosine decay to 0 at the last step.
+    Cosine {
+        /// Steps of linear warm-up.
+        warmup_steps: u64,
+    },
+}
+
+impl LrSchedule {
+    /// The multiplier of the base rate at optimizer step `step` (from 0) of `total`.
+    pub fn factor(&self, step: u64, total: u64) -> f64 {
+        match *self {
+            Self::Constant => 1.0,
+            Self::Cosine { warmup_steps } => {
+                if step < warmup_steps {
+                    return (step + 1) as f64 / warmup_steps as f64;
+                }
+                let decay = total.saturating_sub(warmup_steps).max(1);
+                let progress = (step - warmup_steps) as f64 / decay as f64;
+                0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+/// Settings of a fine-tuning run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftConfig {
+    /// Passes over the data.
+    pub epochs: u64,
+    /// Examples per optimizer step (the effective batch).
+    pub batch_size: usize,
+    /// Examples per forward/backward pass; gradients accumulate up to `batch_size`.
+    pub micro_batch_size: usize,
+    /// Adam on the trainable parameters.
+    pub adam: AdamSettings,
+    /// Global L2 norm of the gradient is clipped to this (DESIGN: 1.0).
+    pub clip_norm: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// Seed of the per-epoch example order.
+    pub seed: u64,
+    /// Padding token id.
+    pub pad_id: u32,
+}
+
+impl Default for SftConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 2,
+            batch_size: 64,
+            micro_batch_size: 8,
+            adam: AdamSettings::default(),
+            clip_norm: 1.0,
+            schedule: LrSchedule::Constant,
+            seed: 0,
+            pad_id: 0,
+        }
+    }
+}
+
+impl SftConfig {
+    fn validate(&self) -> Result<()> {
+        let bad = |field: &str, reason: &str| {
+            Err(ModelError::Input(format!(
+                "fine-tuning setting `{field}`: {reason}"
+            )))
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1");
+        }
+        if self.batch_size == 0 || self.micro_batch_size == 0 {
+            return bad("batch_size", "batch sizes must be at least 1");
+        }
+        if !(self.adam.lr.is_finite() && self.adam.lr > 0.0) {
+            return bad("adam.lr", "must be a positive number");
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
+            return bad("clip_norm", "must be a positive number");
+        }
+        Ok(())
+    }
+
+    /// Optimizer steps per epoch over `n` examples.
+    pub fn steps_per_epoch(&self, n: usize) -> u64 {
+        n.div_ceil(self.batch_size) as u64
+    }
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftEpochReport {
+    /// The epoch (from 0).
+    pub epoch: u64,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Mean per-example loss over the epoch (before each step's update).
+    pub mean_loss: f64,
+    /// Tokens processed (padding excluded).
+    pub tokens: u64,
+    /// Wall time of the epoch.
+    pub wall_s: f64,
+    /// Tokens per second.
+    pub tokens_per_s: f64,
+    /// Learning rate of the epoch's last step.
+    pub lr_last: f64,
+}
+
+/// One optimizer step, as reported to the caller's progress callback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SftStep {
+    /// The epoch (from 0).
+    pub epoch: u64,
+    /// The step within the epoch (from 0).
+    pub step: u64,
+    /// Steps per epoch.
+    pub steps: u64,
+    /// Mean loss of the step's batch.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+}
+
+/// Progress of a run, saved beside the model in a checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SftState {
+    /// Completed epochs.
+    pub epochs_done: u64,
+    /// Optimizer steps taken so far.
+    pub global_step: u64,
+    /// One report per completed epoch.
+    pub history: Vec<SftEpochReport>,
+}
+
+/// A fine-tuning run over tokenized examples.
+pub struct Sft<B: AutodiffBackend> {
+    config: SftConfig,
+    model: Option<Llama<B>>,
+    optim: OptimizerAdaptor<Adam, Llama<B>, B>,
+    data: Vec<TokenizedExample>,
+    state: SftState,
+}
+
+const MODEL_FILE: &str = "model.mpk";
+const OPTIM_FILE: &str = "optimizer.mpk";
+const STATE_FILE: &str = "state.json";
+
+impl<B: AutodiffBackend> Sft<B> {
+    /// A fresh run of `model` (its trainable parameters; LoRA-frozen ones stay fixed) on `data`.
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] for an invalid config, an empty dataset or a row whose mask does not
+    /// fit its tokens or that has no response token.
+    pub fn new(model: Llama<B>, data: Vec<TokenizedExample>, config: SftConfig) -> Result<Self> {
+        config.validate()?;
+        if data.is_empty() {
+            return Err(ModelError::Input(
+                "nothing to fine-tune on: the dataset is empty".into(),
+            ));
+        }
+        if let Some(i) = data
+            .iter()
+            .position(|e| e.input_ids.len() != e.loss_mask.len() || !e.loss_mask.contains(&1))
+        {
+            return Err(ModelError::Input(format!(
+                "training row {i} has a loss mask that does not fit its tokens or no response token"
+            )));
+        }
+        Ok(Self {
+            optim: config.adam.to_burn().init(),
+            config,
+            model: Some(model),
+            data,
+            state: SftState::default(),
+        })
+    }
+
+    /// Continues a run from the checkpoint folder `dir` written by [`save_checkpoint`](Self::save_checkpoint):
+    /// `skeleton` is a model of the same architecture (and LoRA layout), whose values are replaced.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), and [`ModelError::Checkpoint`] if the checkpoint is unreadable or
+    /// was made by a run with a different dataset size or more epochs than planned.
+    pub fn resume(
+        skeleton: Llama<B>,
+        data: Vec<TokenizedExample>,
+        config: SftConfig,
+        dir: &Path,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let mut run = Self::new(skeleton, data, config)?;
+        let state_path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
+        let state: SftState = serde_json::from_str(&text).map_err(|source| ModelError::Json {
+            path: state_path.clone(),
+            source,
+        })?;
+        let steps = run.config.steps_per_epoch(run.data.len());
+        if state.epochs_done > run.config.epochs
+            || state.global_step != state.epochs_done * steps
+            || state.history.len() as u64 != state.epochs_done
+        {
+            return Err(ModelError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "it holds {} epochs / {} steps, which does not fit {} epochs of {steps} steps \
+                     (was it made with other data or settings?)",
+                    state.epochs_done, state.global_step, run.config.epochs
+                ),
+            });
+        }
+        let model = run.model.take().expect("set by new");
+        run.model = Some(load_module(model, &dir.join(MODEL_FILE), device)?);
+        run.optim = load_optimizer::<B, Llama<B>, _>(run.optim, &dir.join(OPTIM_FILE), device)?;
+        run.state = state;
+        Ok(run)
+    }
+
+    /// Writes the model, optimizer and progress into `dir` (created if needed; each file atomic,
+    /// the state last, so a checkpoint whose state file exists is complete).
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] or [`ModelError::Checkpoint`].
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+        save_module(self.model(), &dir.join(MODEL_FILE))?;
+        save_optimizer::<B, Llama<B>, _>(&self.optim, &dir.join(OPTIM_FILE))?;
+        let state = serde_json::to_value(&self.state).expect("state serialises");
+        write_json_atomic(&dir.join(STATE_FILE), &state)
+    }
+
+    /// Whether every planned epoch has run.
+    pub fn is_done(&self) -> bool {
+        self.state.epochs_done >= self.config.epochs
+    }
+
+    /// Progress so far.
+    pub fn state(&self) -> &SftState {
+        &self.state
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SftConfig {
+        &self.config
+    }
+
+    /// The current model.
+    pub fn model(&self) -> &Llama<B> {
+        self.model
+            .as_ref()
+            .expect("the model is only taken inside a step")
+    }
+
+    /// Consumes the run, returning the model.
+    pub fn into_model(mut self) -> Llama<B> {
+        self.model.take().expect("the model is only taken inside a step")
+    }
+
+    /// Runs the next epoch, calling `on_step` after every optimizer step.
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] once every epoch has run; [`ModelError::NonFiniteLoss`] naming the
+    /// epoch and step (the model is then left as it was before that step).
+    pub fn run_epoch(&mut self, on_step: &mut dyn FnMut(&SftStep)) -> Result<SftEpochReport> {
+        if self.is_done() {
+            return Err(ModelError::Input(format!(
+                "all {} epochs have run already",
+                self.config.epochs
+            )));
+        }
+        let started = Instant::now();
+        let epoch = self.state.epochs_done;
+        let n = self.data.len();
+        let order = seal_core::epoch_order(self.config.seed, epoch, n);
+        let steps = self.config.steps_per_epoch(n);
+        let total_steps = steps * self.config.epochs;
+        let (mut loss_sum, mut tokens, mut lr) = (0.0f64, 0u64, 0.0f64);
+        for (step, batch) in order.chunks(self.config.batch_size).enumerate() {
+            let step = step as u64;
+            lr = self.config.adam.lr * self.config.schedule.factor(self.state.global_step, total_steps);
+            let (batch_loss, batch_tokens) = self.step(batch, lr, epoch, step)?;
+            loss_sum += batch_loss * batch.len() as f64;
+            tokens += batch_tokens;
+            self.state.global_step += 1;
+            on_step(&SftStep {
+                epoch,
+                step,
+                steps,
+                loss: batch_loss,
+                lr,
+            });
+        }
+        let wall_s = started.elapsed().as_secs_f64();
+        let report = SftEpochReport {
+            epoch,
+            steps,
+            mean_loss: loss_sum / n as f64,
+            tokens,
+            wall_s,
+            tokens_per_s: tokens as f64 / wall_s.max(1e-9),
+            lr_last: lr,
+        };
+        self.state.history.push(report.clone());
+        self.state.epochs_done += 1;
+        Ok(report)
+    }
+
+    /// One optimizer step on the examples `batch`; returns their mean loss and token count.
+    fn step(&mut self, batch: &[usize], lr: f64, epoch: u64, step: u64) -> Result<(f64, u64)> {
+        let model = self
+            .model
+            .as_ref()
+            .expect("the model is only taken inside a step");
+        let mut accumulator = GradientsAccumulator::<Llama<B>>::new();
+        let (mut loss_sum, mut tokens) = (0.0f64, 0u64);
+        for micro in batch.chunks(self.config.micro_batch_size) {
+            let rows: Vec<&TokenizedExample> = micro.iter().map(|&i| &self.data[i]).collect();
+            tokens += rows.iter().map(|r| r.input_ids.len() as u64).sum::<u64>();
+            let (tokens_batch, mask) = pad_rows(&rows, self.config.pad_id);
+            let losses = response_losses(model, &tokens_batch, &mask)?;
+            // Each example counts 1/|batch|, so accumulated micro-batches give the batch mean.
+            let coef = vec![1.0 / batch.len() as f32; micro.len()];
+            let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [micro.len()]), &losses.device());
+            let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
+            accumulator.accumulate(model, grads);
+            let values = losses
+                .inner()
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .expect("f32 data");
+            for v in values {
+                if !v.is_finite() {
+                    return Err(ModelError::NonFiniteLoss { loss: v, epoch, step });
+                }
+                loss_sum += f64::from(v);
+            }
+        }
+        let mut grads = accumulator.grads();
+        let model = self.model.take().expect("the model is only taken inside a step");
+        clip_global_norm(&model, &mut grads, self.config.clip_norm);
+        self.model = Some(self.optim.step(lr, model, grads));
+        Ok((loss_sum / batch.len() as f64, tokens))
+    }
+}
+
+/// Right-padded tokens and the matching flat loss mask.
+fn pad_rows(rows: &[&TokenizedExample], pad_id: u32) -> (TokenBatch, Vec<u8>) {
+    let sequences: Vec<Vec<u32>> = rows.iter().map(|r| r.input_ids.clone()).collect();
+    let tokens = TokenBatch::right_padded(&sequences, pad_id);
+    let mut mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
+    for r in rows {
+        mask.extend_from_slice(&r.loss_mask);
+        mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - r.loss_mask.len()));
+    }
+    (tokens, mask)
+}
+
+/// Mean response-only loss of each example under `model`, without building a graph (used for
+/// evaluation and for the `loss-rank` baseline).
+///
+/// # Errors
+/// Invalid rows.
+pub fn example_losses<B: AutodiffBackend>(
+    model: &Llama<B>,
+    data: &[TokenizedExample],
+    micro_batch_size: usize,
+    pad_id: u32,
+) -> Result<Vec<f32>> {
+    let model = model.valid();
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in data.chunks(micro_batch_size.max(1)) {
+        let rows: Vec<&TokenizedExample> = chunk.iter().collect();
+        let (tokens, mask) = pad_rows(&rows, pad_id);
+        let losses = response_losses(&model, &tokens, &mask)?;
+        out.extend(
+            losses
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .expect("f32 data"),
+        );
+    }
+    Ok(out)
+}
+
+/// The checkpoint folder of epoch `epoch` (from 0) under `root`: `root/epoch-0001` for the first.
+pub fn epoch_dir(root: &Path, epoch: u64) -> PathBuf {
+    root.join(format!("epoch-{:04}", epoch + 1))
+}
+
+/// The last complete checkpoint under `root` (the highest `epoch-NNNN` holding a state file).
+pub fn latest_checkpoint(root: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("epoch-"))
+                && p.join(STATE_FILE).is_file()
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
