@@ -1,5 +1,6 @@
 //! The one error type of seal-core.
 
+use crate::baselines::METHOD_NAMES;
 use crate::ids::ExampleId;
 use crate::schedule::SCHEDULE_FORMS;
 
@@ -138,10 +139,10 @@ pub enum CoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A dataset the bilevel loop needs has no examples.
+    /// A dataset the bilevel loop or a selection method needs has no examples.
     #[error("the {set} dataset is empty")]
     EmptyDataset {
-        /// `"safe"` or `"fine-tuning"`.
+        /// `"safe"`, `"fine-tuning"` or `"safety-demonstration"`.
         set: &'static str,
     },
     /// A saved [`BilevelState`](crate::BilevelState) does not fit the run it is resumed into.
@@ -184,6 +185,36 @@ pub enum CoreError {
         epoch: u64,
         /// The global optimizer step (0-based, counted across epochs).
         step: u64,
+    },
+    /// A CLI or TOML spelling of a selection method did not parse.
+    #[error("unknown selection method `{text}`; expected one of {}", METHOD_NAMES)]
+    UnknownMethod {
+        /// The text as given.
+        text: String,
+    },
+    /// A per-example score of a selection method (a loss, a weight) is NaN or infinite.
+    #[error("{what} of example `{id}` is not finite")]
+    NonFiniteScore {
+        /// What the score is, e.g. `"loss"`.
+        what: &'static str,
+        /// The example.
+        id: ExampleId,
+    },
+    /// Top-p% keeps ⌊p·N⌋ = 0 examples: nothing to fine-tune on.
+    #[error("keeping p = {p} of {n} examples selects none; raise p or supply more examples")]
+    EmptySelection {
+        /// The keep fraction.
+        p: f64,
+        /// The number of candidates.
+        n: usize,
+    },
+    /// A selection baseline's setting is out of range.
+    #[error("invalid selection baseline setting `{field}`: {reason}")]
+    BaselineParam {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
     },
 }
 

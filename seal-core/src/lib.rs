@@ -1,11 +1,12 @@
 //! seal-core: the bilevel data selector of SEAL (Shen et al., ICLR 2025).
 //!
 //! It owns the selector weights (`N·softmax(ω)` over the dataset or the batch, `2·sigmoid(ω)`)
-//! with their analytic gradient, the selector's optimizer, the penalty (γ) schedules, and top-p%
-//! selection with its diagnostics (DESIGN sections 2-6), and the bilevel training loop
-//! ([`Bilevel`]: Algorithms 1 and 2 of section 3) over any model that implements
-//! [`BilevelModel`], reporting through an [`Observer`]. It knows nothing of Llama or polars: plain
-//! Rust, serde and thiserror.
+//! with their analytic gradient, the selector's optimizer, the penalty (γ) schedules, top-p%
+//! selection with its diagnostics (DESIGN sections 2-6), the model-free selection baselines
+//! ([`baselines`]: `random`, `dsir`, `loss-rank` and the safety demonstrations of section 5), and
+//! the bilevel training loop ([`Bilevel`]: Algorithms 1 and 2 of section 3) over any model that
+//! implements [`BilevelModel`], reporting through an [`Observer`]. It knows nothing of Llama or
+//! polars: plain Rust, serde and thiserror.
 //!
 //! ```
 //! use seal_core::{ExampleId, PenaltySchedule, Selector, SelectorOptimizer, SoftmaxScope, WeightKind};
@@ -28,6 +29,7 @@
 //! assert!(!ranked[1].kept);
 //! ```
 
+pub mod baselines;
 pub mod bilevel;
 pub mod error;
 pub mod ids;
@@ -38,6 +40,10 @@ pub mod schedule;
 pub mod selection;
 pub mod selector;
 
+pub use baselines::{
+    Candidate, DSIR_BUCKETS, METHOD_NAMES, Selection, SelectionMethod, dsir_selection, full_selection,
+    keep_fraction, loss_rank_selection, random_selection, with_safety_demos, word_tokens,
+};
 pub use bilevel::{Algorithm, Bilevel, BilevelConfig, BilevelState, SelectionResult, epoch_order};
 pub use error::{CoreError, Result};
 pub use ids::ExampleId;

@@ -1,6 +1,7 @@
 //! seal-core's one integration binary: the bilevel loop over a small classifier (data
-//! hyper-cleaning without an LLM).
+//! hyper-cleaning without an LLM), and the selection baselines on the same toy world.
 
+mod baselines;
 mod bilevel_loop;
 mod hyperclean;
 mod toy;
