@@ -28,6 +28,11 @@ pub enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Train the SEAL data selector (bilevel, Algorithm 1 or 2) and score every fine-tuning
+    /// example.
+    Select(Box<SelectArgs>),
+    /// Fine-tune a model on SEAL's selection or a baseline (or train one from scratch).
+    Finetune(Box<FinetuneArgs>),
     /// Datasets: import source files into canonical records, inspect a record file.
     #[command(subcommand)]
     Data(DataCommand),
@@ -243,4 +248,154 @@ pub struct BenchGenerateArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FinetuneArgs {
+    /// Starting model: a Hugging Face folder ...
+    #[arg(long, required_unless_present = "init_config", conflicts_with = "init_config")]
+    pub model: Option<PathBuf>,
+    /// ... or a config.json to train from random weights (needs --tokenizer).
+    #[arg(long, requires = "tokenizer")]
+    pub init_config: Option<PathBuf>,
+    /// Folder with tokenizer.json for --init-config.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Standard deviation of random initial weights (--init-config).
+    #[arg(long, default_value_t = 0.02)]
+    pub init_std: f64,
+    /// D_ft: canonical records (.parquet or .jsonl).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// D_safe (safety demonstrations), for dsir, safeinstr and seal+safeinstr.
+    #[arg(long)]
+    pub safe: Option<PathBuf>,
+    /// What to train on: full, seal, random, dsir, safeinstr, seal+safeinstr, loss-rank.
+    #[arg(long, default_value = "full")]
+    pub method: String,
+    /// scores.parquet of `seal select` (seal, seal+safeinstr).
+    #[arg(long)]
+    pub scores: Option<PathBuf>,
+    /// Kept share p of D_ft for the selecting methods.
+    #[arg(long, default_value_t = 0.8)]
+    pub keep: f64,
+    /// Output run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Passes over the data.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: u64,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-5)]
+    pub lr: f64,
+    /// Learning-rate schedule: `constant` or `cosine` (with warm-up).
+    #[arg(long, default_value = "constant")]
+    pub schedule: String,
+    /// Warm-up share of all steps for `cosine`.
+    #[arg(long, default_value_t = 0.03)]
+    pub warmup_ratio: f64,
+    /// Examples per optimizer step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Examples per forward/backward pass (gradients accumulate to --batch-size).
+    #[arg(long, default_value_t = 8)]
+    pub micro_batch_size: usize,
+    /// Global gradient-norm clip.
+    #[arg(long, default_value_t = 1.0)]
+    pub clip_norm: f64,
+    /// Longest training row in tokens; longer rows are left out and reported.
+    #[arg(long, default_value_t = 512)]
+    pub max_len: usize,
+    /// Prompt template: `reference` (Human:/Assistant:) or `model` (the tokenizer's own).
+    #[arg(long, default_value = "reference")]
+    pub template: String,
+    /// Train LoRA adapters of this rank (else full parameters).
+    #[arg(long)]
+    pub lora_rank: Option<usize>,
+    /// LoRA α.
+    #[arg(long, default_value_t = 16.0)]
+    pub lora_alpha: f32,
+    /// LoRA target projections, comma-separated.
+    #[arg(long, default_value = "q_proj,v_proj")]
+    pub lora_targets: String,
+    /// Seed (data order, random baseline, initial weights).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct SelectArgs {
+    /// The aligned model: a Hugging Face folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// D_safe: canonical records (.parquet or .jsonl), the upper level.
+    #[arg(long)]
+    pub safe: PathBuf,
+    /// D_ft: canonical records, one selector logit each.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint (more --epochs may be given).
+    #[arg(long)]
+    pub resume: bool,
+    /// A TOML file with `[bilevel]` (and optionally `model_adam`, `clip_norm`, `lora`,
+    /// `max_len`, `keep`, `template`) settings; flags given on the command line win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// `alg1` (auxiliary model θ̂) or `alg2` (one model, memory-efficient).
+    #[arg(long)]
+    pub algo: Option<String>,
+    /// Inner steps of θ̂ per outer step (alg1).
+    #[arg(long)]
+    pub inner_steps: Option<usize>,
+    /// Penalty schedule: reference, faster, constant:G, linear:START:STEP:MAX, ramp:START:END:STEPS.
+    #[arg(long)]
+    pub gamma: Option<String>,
+    /// Selector weights: `softmax` (N·softmax, default) or `sigmoid` (2·sigmoid).
+    #[arg(long)]
+    pub weights: Option<String>,
+    /// Softmax scope: `global` (default) or `batch`.
+    #[arg(long)]
+    pub softmax_scope: Option<String>,
+    /// Selector optimizer: `adam` (default, lr 5e-3) or `sgd:LR`.
+    #[arg(long)]
+    pub selector_optimizer: Option<String>,
+    /// Selector learning rate (Adam).
+    #[arg(long)]
+    pub selector_lr: Option<f64>,
+    /// Passes over D_ft.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Examples per optimizer step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Examples per forward/backward pass.
+    #[arg(long)]
+    pub micro_batch_size: Option<usize>,
+    /// Model learning rate (Adam on θ and θ̂).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Kept share p marked in scores.parquet.
+    #[arg(long)]
+    pub keep: Option<f64>,
+    /// Longest row in tokens.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Prompt template: `reference` or `model`.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Train θ through LoRA adapters of this rank.
+    #[arg(long)]
+    pub lora_rank: Option<usize>,
+    /// Warm-start the logits from a selector.safetensors of the same data.
+    #[arg(long)]
+    pub init_selector: Option<PathBuf>,
+    /// Seed of the batch order.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }

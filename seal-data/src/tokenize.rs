@@ -81,7 +81,10 @@ pub fn prompt_ids(example: &Example, tokenizer: &TextTokenizer, template: &ChatT
         source,
     };
     let text = template.render(&example.prompt, true).map_err(wrap)?;
-    tokenizer.encode(&text, true).map_err(wrap)
+    // A model's own template spells out its special tokens (as transformers'
+    // apply_chat_template does); the reference template relies on the tokenizer's bos.
+    let add_special_tokens = matches!(template, ChatTemplate::Reference);
+    tokenizer.encode(&text, add_special_tokens).map_err(wrap)
 }
 
 /// Tokenizes training records: prompt (templated) + response + eos, loss on response and eos.

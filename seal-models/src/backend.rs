@@ -9,6 +9,8 @@
 //! CUDA: Burn's CUDA backend behind the `cuda` feature.
 
 use burn::backend::Autodiff;
+/// The backend traits, so callers can be generic over CPU and CUDA without depending on Burn.
+pub use burn::tensor::backend::{AutodiffBackend, Backend};
 
 /// The inference backend on CPU.
 pub type Cpu = burn::backend::NdArray<f32>;
@@ -27,6 +29,12 @@ pub type CudaTrain = Autodiff<Cuda>;
 /// The default device of the CPU backend.
 pub fn cpu_device() -> burn::backend::ndarray::NdArrayDevice {
     Default::default()
+}
+
+/// Seeds the backend's random generator (weight initialisation), so a fresh model is the same
+/// on every run with the same seed.
+pub fn seed<B: Backend>(device: &B::Device, seed: u64) {
+    B::seed(device, seed);
 }
 
 /// Peak resident memory of this process in bytes (`VmHWM` from `/proc/self/status`), the CPU

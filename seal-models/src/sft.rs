@@ -29,10 +29,11 @@ use crate::train::AdamSettings;
 pub enum LrSchedule {
     /// The base rate throughout.
     Constant,
-    /// Linear warm-up from 0 over `warmup_steps`, then cosine decay to 0 at the last step.
+    /// Linear warm-up over the first `warmup_ratio` of all steps, then cosine decay to 0 at
+    /// the last step (the usual HF `cosine` schedule).
     Cosine {
-        /// Steps of linear warm-up.
-        warmup_steps: u64,
+        /// Share of all optimizer steps spent warming up, in [0, 1).
+        warmup_ratio: f64,
     },
 }
 
@@ -41,7 +42,8 @@ impl LrSchedule {
     pub fn factor(&self, step: u64, total: u64) -> f64 {
         match *self {
             Self::Constant => 1.0,
-            Self::Cosine { warmup_steps } => {
+            Self::Cosine { warmup_ratio } => {
+                let warmup_steps = (warmup_ratio * total as f64).ceil() as u64;
                 if step < warmup_steps {
                     return (step + 1) as f64 / warmup_steps as f64;
                 }
@@ -108,6 +110,11 @@ impl SftConfig {
         }
         if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
             return bad("clip_norm", "must be a positive number");
+        }
+        if let LrSchedule::Cosine { warmup_ratio } = self.schedule
+            && !(0.0..1.0).contains(&warmup_ratio)
+        {
+            return bad("schedule.warmup_ratio", "must be in [0, 1)");
         }
         Ok(())
     }

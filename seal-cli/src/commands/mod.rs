@@ -2,8 +2,10 @@
 
 mod bench;
 mod data;
+mod finetune;
 mod generate;
 mod model;
+mod select;
 
 use crate::cli::Command;
 
@@ -13,5 +15,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Model(cmd) => model::exec(cmd),
         Command::Bench(cmd) => bench::exec(cmd),
         Command::Data(cmd) => data::exec(cmd),
+        Command::Finetune(args) => finetune::exec(*args),
+        Command::Select(args) => select::exec(*args),
     }
 }

@@ -1,0 +1,149 @@
+//! `seal select`: train the data selector and score D_ft.
+
+use anyhow::{Context, bail};
+use seal_core::{Algorithm, BilevelConfig, SelectorOptimizer, SoftmaxScope, WeightKind};
+use seal_models::backend::{CpuTrain, cpu_device};
+use seal_models::{AdamSettings, LoraConfig};
+use serde::Deserialize;
+
+use crate::cli::SelectArgs;
+use crate::stages::common::{ModelSource, TemplateChoice};
+use crate::stages::select::{SelectSpec, run};
+
+/// The optional TOML file of `--config`: every key optional, unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SelectConfigFile {
+    bilevel: Option<BilevelConfig>,
+    model_adam: Option<AdamSettings>,
+    clip_norm: Option<f64>,
+    lora: Option<LoraConfig>,
+    max_len: Option<usize>,
+    keep: Option<f64>,
+    template: Option<TemplateChoice>,
+}
+
+pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
+    let out = args.out.clone();
+    let resume = args.resume;
+    let spec = spec_from_args(args)?;
+    let metrics = run::<CpuTrain>(&spec, &out, resume, &cpu_device())?;
+    let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "scored {} examples with {} in {:.1} s (peak RSS {:.0} MiB); label AUROC {}, harmful share of dropped {} -> {}",
+        metrics.ft_examples,
+        metrics.algorithm,
+        metrics.train_wall_s,
+        metrics.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+        fmt(metrics.label_auroc),
+        fmt(metrics.dropped_harmful_share),
+        out.join("scores.parquet").display()
+    );
+    Ok(())
+}
+
+fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
+    let file = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<SelectConfigFile>(&text)
+                .with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => SelectConfigFile::default(),
+    };
+    let mut bilevel = file.bilevel.unwrap_or_default();
+    if let Some(algo) = &args.algo {
+        bilevel.algorithm = match algo.as_str() {
+            "alg1" => Algorithm::Alg1 {
+                inner_steps: args.inner_steps.unwrap_or(1),
+                keep_penalty_factor: false,
+            },
+            "alg2" => Algorithm::Alg2 {},
+            other => bail!("unknown --algo `{other}`: expected `alg1` or `alg2`"),
+        };
+    } else if let (Some(steps), Algorithm::Alg1 { inner_steps, .. }) =
+        (args.inner_steps, &mut bilevel.algorithm)
+    {
+        *inner_steps = steps;
+    }
+    if let Some(gamma) = &args.gamma {
+        bilevel.penalty = gamma.parse()?;
+    }
+    if let Some(weights) = &args.weights {
+        bilevel.weights = match weights.as_str() {
+            "softmax" => WeightKind::Softmax,
+            "sigmoid" => WeightKind::Sigmoid,
+            other => bail!("unknown --weights `{other}`: expected `softmax` or `sigmoid`"),
+        };
+    }
+    if let Some(scope) = &args.softmax_scope {
+        bilevel.softmax_scope = match scope.as_str() {
+            "global" => SoftmaxScope::Global,
+            "batch" => SoftmaxScope::Batch,
+            other => bail!("unknown --softmax-scope `{other}`: expected `global` or `batch`"),
+        };
+    }
+    if let Some(optimizer) = &args.selector_optimizer {
+        bilevel.selector_optimizer = parse_selector_optimizer(optimizer)?;
+    }
+    if let Some(lr) = args.selector_lr {
+        match &mut bilevel.selector_optimizer {
+            SelectorOptimizer::Adam { lr: l, .. } | SelectorOptimizer::Sgd { lr: l, .. } => *l = lr,
+        }
+    }
+    if let Some(epochs) = args.epochs {
+        bilevel.epochs = epochs;
+    }
+    if let Some(b) = args.batch_size {
+        bilevel.batch_size = b;
+    }
+    if let Some(m) = args.micro_batch_size {
+        bilevel.micro_batch_size = m;
+    }
+    if let Some(seed) = args.seed {
+        bilevel.seed = seed;
+    }
+    let mut model_adam = file.model_adam.unwrap_or_default();
+    if let Some(lr) = args.lr {
+        model_adam.lr = lr;
+    }
+    let lora = match args.lora_rank {
+        Some(rank) => Some(LoraConfig {
+            rank,
+            ..file.lora.unwrap_or_default()
+        }),
+        None => file.lora,
+    };
+    let template = match &args.template {
+        Some(t) => t.parse()?,
+        None => file.template.unwrap_or_default(),
+    };
+    Ok(SelectSpec {
+        model: ModelSource::Folder { path: args.model },
+        safe: args.safe,
+        data: args.data,
+        template,
+        max_len: args.max_len.or(file.max_len).unwrap_or(512),
+        bilevel,
+        model_adam,
+        clip_norm: file.clip_norm.unwrap_or(1.0),
+        lora,
+        keep: args.keep.or(file.keep).unwrap_or(0.8),
+        init_selector: args.init_selector,
+    })
+}
+
+/// `adam` or `sgd:LR`.
+fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer> {
+    match text.split_once(':') {
+        None if text == "adam" => Ok(SelectorOptimizer::default()),
+        Some(("sgd", lr)) => {
+            let lr: f64 = lr
+                .parse()
+                .with_context(|| format!("--selector-optimizer: `{lr}` is not a number"))?;
+            Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
+        }
+        _ => bail!("unknown --selector-optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
+    }
+}

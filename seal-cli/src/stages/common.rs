@@ -1,0 +1,182 @@
+//! What every training stage shares: where the model comes from, how records become token
+//! rows, and the run folder's bookkeeping (resolved config, metrics, atomic writes).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use seal_data::{Example, TokenizeOptions, Tokenized, read_examples, tokenize_examples};
+use seal_models::backend::Backend;
+use seal_models::llama::config::LlamaConfig;
+use seal_models::{ChatTemplate, HfLlamaConfig, Llama, TextTokenizer, init_random, load_llama};
+use serde::{Deserialize, Serialize};
+
+/// Where a stage's starting model comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSource {
+    /// A Hugging Face model folder (config.json, safetensors, tokenizer.json).
+    Folder {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A fresh model: random weights (normal, std `init_std`, seeded) for a config.json, with
+    /// the tokenizer of `tokenizer` (a folder holding tokenizer.json).
+    Scratch {
+        /// The config.json.
+        config: PathBuf,
+        /// Folder with tokenizer.json (and tokenizer_config.json).
+        tokenizer: PathBuf,
+        /// Standard deviation of the initial weights.
+        init_std: f64,
+    },
+}
+
+impl ModelSource {
+    /// The folder holding the tokenizer.
+    pub fn tokenizer_dir(&self) -> &Path {
+        match self {
+            Self::Folder { path } => path,
+            Self::Scratch { tokenizer, .. } => tokenizer,
+        }
+    }
+
+    /// Loads (or initialises, seeded with `seed`) the model with its config.
+    pub fn load<B: Backend>(
+        &self,
+        seed: u64,
+        device: &B::Device,
+    ) -> anyhow::Result<(Llama<B>, HfLlamaConfig)> {
+        match self {
+            Self::Folder { path } => {
+                let loaded = load_llama::<B>(path, device)
+                    .with_context(|| format!("loading model {}", path.display()))?;
+                Ok((loaded.model, loaded.hf_config))
+            }
+            Self::Scratch { config, init_std, .. } => {
+                let (llama_config, hf) = LlamaConfig::from_file(config)?;
+                seal_models::backend::seed::<B>(device, seed);
+                Ok((init_random::<B>(&llama_config, *init_std, device), hf))
+            }
+        }
+    }
+
+    /// Checks that the files exist, before any expensive work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Folder { path } => require_file(&path.join("config.json")),
+            Self::Scratch {
+                config, tokenizer, ..
+            } => {
+                require_file(config)?;
+                require_file(&tokenizer.join("tokenizer.json"))
+            }
+        }
+    }
+}
+
+/// How prompts are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateChoice {
+    /// `Human: {prompt}\nAssistant: ` (DESIGN section 5).
+    #[default]
+    Reference,
+    /// The tokenizer's own chat template.
+    Model,
+}
+
+impl std::str::FromStr for TemplateChoice {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "reference" => Ok(Self::Reference),
+            "model" => Ok(Self::Model),
+            other => bail!("unknown template `{other}`: expected `reference` or `model`"),
+        }
+    }
+}
+
+impl TemplateChoice {
+    /// The template for `tokenizer`.
+    pub fn resolve(self, tokenizer: &TextTokenizer) -> anyhow::Result<ChatTemplate> {
+        Ok(match self {
+            Self::Reference => ChatTemplate::Reference,
+            Self::Model => tokenizer.model_template()?,
+        })
+    }
+}
+
+/// A file that must exist, with an error naming it.
+pub fn require_file(path: &Path) -> anyhow::Result<()> {
+    if !path.is_file() {
+        bail!("{} does not exist (or is not a file)", path.display());
+    }
+    Ok(())
+}
+
+/// Reads a canonical record file (`.parquet` or `.jsonl`).
+pub fn read_records(path: &Path) -> anyhow::Result<Vec<Example>> {
+    let records = read_examples(path).with_context(|| format!("reading {}", path.display()))?;
+    if records.is_empty() {
+        bail!("{} holds no records", path.display());
+    }
+    Ok(records)
+}
+
+/// Tokenizes training records, logging what the length filter dropped.
+pub fn tokenize(
+    records: &[Example],
+    tokenizer: &TextTokenizer,
+    template: &ChatTemplate,
+    max_len: usize,
+    what: &str,
+) -> anyhow::Result<Tokenized> {
+    let options = TokenizeOptions {
+        template: template.clone(),
+        max_len,
+        threads: 0,
+    };
+    let tokenized =
+        tokenize_examples(records, tokenizer, &options).with_context(|| format!("tokenizing {what}"))?;
+    if !tokenized.dropped.is_empty() {
+        tracing::warn!(
+            dropped = tokenized.dropped.len(),
+            kept = tokenized.rows.len(),
+            first = %tokenized.dropped[0].id,
+            "{what}: rows over {max_len} tokens left out"
+        );
+    }
+    if tokenized.rows.is_empty() {
+        bail!("{what}: every row is longer than {max_len} tokens");
+    }
+    Ok(tokenized)
+}
+
+/// Writes pretty JSON atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let value = serde_json::to_value(value).context("serialising JSON")?;
+    seal_models::io::write_json_atomic(path, &value)?;
+    Ok(())
+}
+
+/// Copies the tokenizer files of `from` into the model folder `to`.
+pub fn copy_tokenizer(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for name in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "generation_config.json",
+    ] {
+        let src = from.join(name);
+        if src.is_file() {
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            seal_models::io::write_atomic(&to.join(name), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Peak resident memory of this process so far, in bytes (0 where unknown).
+pub fn peak_rss() -> u64 {
+    seal_models::backend::peak_rss_bytes().unwrap_or(0)
+}

@@ -1,0 +1,296 @@
+//! The fine-tuning stage (DESIGN section 5): choose the training ids (SEAL's selection or a
+//! baseline), tokenize, run resumable SFT, and write an HF model folder with the run's metrics.
+//!
+//! Run folder layout: `finetune.json` (the resolved spec), `trained_ids.txt`, `checkpoints/epoch-NNNN/`,
+//! `model/` (merged weights, config, tokenizer), `adapter/` (LoRA only), `metrics.json`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use seal_core::ExampleId;
+use seal_data::{Example, Label, read_scores};
+use seal_models::backend::AutodiffBackend;
+use seal_models::sft::{epoch_dir, latest_checkpoint};
+use seal_models::{
+    LoraConfig, Sft, SftConfig, SftEpochReport, TextTokenizer, attach_lora, merge_lora, save_adapter,
+    save_llama,
+};
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    ModelSource, TemplateChoice, copy_tokenizer, peak_rss, read_records, require_file, tokenize, write_json,
+};
+use super::selection::{Method, choose_ids};
+
+/// Everything a fine-tuning run depends on; written to `finetune.json` as resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneSpec {
+    /// The starting model.
+    pub model: ModelSource,
+    /// D_ft: canonical records.
+    pub data: PathBuf,
+    /// D_safe (safety demonstrations): needed by `dsir`, `safeinstr`, `seal+safeinstr`.
+    pub safe: Option<PathBuf>,
+    /// What to train on.
+    pub method: Method,
+    /// Kept share p for the selecting methods.
+    pub keep: f64,
+    /// `scores.parquet` of a selector run (`seal`, `seal+safeinstr`).
+    pub scores: Option<PathBuf>,
+    /// Prompt template.
+    pub template: TemplateChoice,
+    /// Longest training row in tokens; longer rows are left out (and reported).
+    pub max_len: usize,
+    /// Optimizer, schedule, epochs, batch sizes, seed.
+    pub sft: SftConfig,
+    /// LoRA adapters (else full parameters).
+    pub lora: Option<LoraConfig>,
+}
+
+impl FinetuneSpec {
+    /// Checks inputs before any expensive work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.model.check()?;
+        require_file(&self.data)?;
+        if !(self.keep > 0.0 && self.keep <= 1.0) {
+            bail!("keep share p = {} is outside (0, 1]", self.keep);
+        }
+        if matches!(self.method, Method::Seal | Method::SealSafeInstr) {
+            match &self.scores {
+                Some(path) => require_file(path)?,
+                None => bail!("method `{}` needs a scores file (--scores)", self.method),
+            }
+        }
+        if matches!(
+            self.method,
+            Method::Dsir | Method::SafeInstr | Method::SealSafeInstr
+        ) {
+            match &self.safe {
+                Some(path) => require_file(path)?,
+                None => bail!("method `{}` needs the safe set (--safe)", self.method),
+            }
+        }
+        if let Some(lora) = &self.lora {
+            lora.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// What `metrics.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinetuneMetrics {
+    /// The method.
+    pub method: Method,
+    /// Examples trained on (after the length filter).
+    pub train_examples: usize,
+    /// Selected examples left out by the length filter.
+    pub dropped_by_length: usize,
+    /// One report per epoch (loss curve, wall time, tokens/s).
+    pub epochs: Vec<SftEpochReport>,
+    /// Wall time of the stage in this process (a resumed run counts only its own part).
+    pub wall_s: f64,
+    /// Tokens per second over the epochs.
+    pub tokens_per_s: f64,
+    /// Peak resident memory of the process (CPU), bytes.
+    pub peak_rss_bytes: u64,
+    /// Seed of the run.
+    pub seed: u64,
+}
+
+/// Runs (or with `resume`, continues) a fine-tuning run into `out`; returns the metrics.
+pub fn run<B: AutodiffBackend>(
+    spec: &FinetuneSpec,
+    out: &Path,
+    resume: bool,
+    device: &B::Device,
+) -> anyhow::Result<FinetuneMetrics> {
+    spec.check()?;
+    let started = Instant::now();
+    let spec_path = out.join("finetune.json");
+    prepare_run_dir(out, &spec_path, spec, resume)?;
+
+    let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
+        .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
+    let template = spec.template.resolve(&tokenizer)?;
+    let records = read_records(&spec.data)?;
+    let safe = spec.safe.as_deref().map(read_records).transpose()?;
+    let scores = spec
+        .scores
+        .as_deref()
+        .map(|p| read_scores(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    let losses = if spec.method == Method::LossRank {
+        Some(initial_losses::<B>(
+            spec, &records, &tokenizer, &template, device,
+        )?)
+    } else {
+        None
+    };
+    let chosen = choose_ids(
+        spec.method,
+        &records,
+        safe.as_deref(),
+        scores.as_deref(),
+        losses.as_ref(),
+        spec.keep,
+        spec.sft.seed,
+    )?;
+    let train = training_records(&records, safe.as_deref(), &chosen)?;
+    let tokenized = tokenize(&train, &tokenizer, &template, spec.max_len, "training data")?;
+    let ids: Vec<String> = tokenized.rows.iter().map(|r| r.id.to_string()).collect();
+    seal_models::io::write_atomic(
+        &out.join("trained_ids.txt"),
+        format!("{}\n", ids.join("\n")).as_bytes(),
+    )?;
+
+    let (model, hf_config) = spec.model.load::<B>(spec.sft.seed, device)?;
+    let model = match &spec.lora {
+        Some(lora) => attach_lora(model, lora, device)?,
+        None => model,
+    };
+    let mut config = spec.sft.clone();
+    config.pad_id = tokenizer.pad_id;
+    let checkpoints = out.join("checkpoints");
+    let mut sft = match latest_checkpoint(&checkpoints).filter(|_| resume) {
+        Some(dir) => {
+            tracing::info!(checkpoint = %dir.display(), "resuming fine-tuning");
+            Sft::resume(model, tokenized.examples(), config, &dir, device)?
+        }
+        None => Sft::new(model, tokenized.examples(), config)?,
+    };
+    while !sft.is_done() {
+        let report = sft.run_epoch(&mut |step| {
+            tracing::debug!(
+                epoch = step.epoch,
+                step = step.step,
+                loss = step.loss,
+                lr = step.lr,
+                "step"
+            );
+        })?;
+        tracing::info!(
+            epoch = report.epoch,
+            loss = format!("{:.4}", report.mean_loss),
+            tokens_per_s = format!("{:.0}", report.tokens_per_s),
+            "fine-tuning epoch done"
+        );
+        sft.save_checkpoint(&epoch_dir(&checkpoints, report.epoch))?;
+    }
+    let history = sft.state().history.clone();
+    let model = sft.into_model();
+    if spec.lora.is_some() {
+        let base = spec.model.tokenizer_dir().display().to_string();
+        write_folder(&out.join("adapter"), |dir| Ok(save_adapter(&model, &base, dir)?))?;
+    }
+    let merged = merge_lora(model);
+    write_folder(&out.join("model"), |dir| {
+        save_llama(&merged, &hf_config, dir)?;
+        copy_tokenizer(spec.model.tokenizer_dir(), dir)
+    })?;
+    let tokens: u64 = history.iter().map(|e| e.tokens).sum();
+    let train_s: f64 = history.iter().map(|e| e.wall_s).sum();
+    let metrics = FinetuneMetrics {
+        method: spec.method,
+        train_examples: tokenized.rows.len(),
+        dropped_by_length: tokenized.dropped.len(),
+        epochs: history,
+        wall_s: started.elapsed().as_secs_f64(),
+        tokens_per_s: tokens as f64 / train_s.max(1e-9),
+        peak_rss_bytes: peak_rss(),
+        seed: spec.sft.seed,
+    };
+    write_json(&out.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+/// Creates `out` and records the spec; a folder that already holds a run must be resumed with
+/// the same spec (or a fresh folder used).
+fn prepare_run_dir(out: &Path, spec_path: &Path, spec: &FinetuneSpec, resume: bool) -> anyhow::Result<()> {
+    if spec_path.exists() {
+        if !resume {
+            bail!(
+                "{} already holds a fine-tuning run: pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        let text = std::fs::read_to_string(spec_path)?;
+        let old: FinetuneSpec =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
+        if &old != spec {
+            bail!(
+                "cannot resume {}: it was started with other settings (see {})",
+                out.display(),
+                spec_path.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(spec_path, spec)
+}
+
+/// Per-example loss of the starting model on D_ft (the `loss-rank` baseline), by id.
+fn initial_losses<B: AutodiffBackend>(
+    spec: &FinetuneSpec,
+    records: &[Example],
+    tokenizer: &TextTokenizer,
+    template: &seal_models::ChatTemplate,
+    device: &B::Device,
+) -> anyhow::Result<HashMap<ExampleId, f32>> {
+    let tokenized = tokenize(records, tokenizer, template, spec.max_len, "fine-tuning data")?;
+    let (model, _) = spec.model.load::<B>(spec.sft.seed, device)?;
+    let losses = seal_models::example_losses(
+        &model,
+        &tokenized.examples(),
+        spec.sft.micro_batch_size,
+        tokenizer.pad_id,
+    )?;
+    Ok(tokenized.ids().into_iter().zip(losses).collect())
+}
+
+/// The records to train on: the chosen D_ft ids in data order, then (for the methods that
+/// add them) the safety demonstrations.
+fn training_records(
+    records: &[Example],
+    safe: Option<&[Example]>,
+    chosen: &super::selection::Chosen,
+) -> anyhow::Result<Vec<Example>> {
+    let keep: HashSet<&ExampleId> = chosen.ft_ids.iter().collect();
+    let mut train: Vec<Example> = records.iter().filter(|r| keep.contains(&r.id)).cloned().collect();
+    if chosen.add_safe {
+        let safe = safe.context("the safe set is required")?;
+        let mut seen: HashSet<ExampleId> = train.iter().map(|r| r.id.clone()).collect();
+        for demo in safe {
+            if !seen.insert(demo.id.clone()) {
+                bail!("id {} is in both the fine-tuning data and the safe set", demo.id);
+            }
+            // The demonstrations are trained on as they are; their label only says the prompt
+            // is harmful, which says nothing about the answer (a refusal).
+            let mut demo = demo.clone();
+            demo.label = Label::Unknown;
+            train.push(demo);
+        }
+    }
+    if train.is_empty() {
+        bail!("the selection is empty: nothing to fine-tune on");
+    }
+    Ok(train)
+}
+
+/// Builds a folder at `dir` atomically: into a staging folder beside it, renamed into place.
+fn write_folder(dir: &Path, build: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let staging = PathBuf::from(format!("{}.partial", dir.display()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    build(&staging)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&staging, dir).with_context(|| format!("moving {} into place", dir.display()))?;
+    Ok(())
+}

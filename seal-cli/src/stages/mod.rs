@@ -1,0 +1,7 @@
+//! The pipeline's stages as library calls (each command and the ablation runner call these):
+//! typed specs in, files in a run folder out.
+
+pub mod common;
+pub mod finetune;
+pub mod select;
+pub mod selection;

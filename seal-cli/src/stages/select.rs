@@ -1,0 +1,439 @@
+//! The selector stage (DESIGN sections 2–4 and 7): tokenize D_safe and D_ft, run Algorithm 1 or
+//! 2 with a γ schedule, checkpoint every epoch, and write the scores, the selector and the
+//! metrics.
+//!
+//! Run folder layout: `select.json` (the resolved spec), `checkpoints/epoch-NNNN/` (loop state,
+//! θ and θ̂ with their optimizers), `scores.parquet`, `selector.safetensors` + `selector_ids.json`,
+//! `metrics.json`, and `dropped_by_length.jsonl` when the length filter left rows out.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use seal_core::{
+    Algorithm, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer, StepReport, auroc,
+    dropped_share,
+};
+use seal_data::{Example, Label, ScoreRow, write_scores};
+use seal_models::backend::AutodiffBackend;
+use seal_models::sft::{epoch_dir, latest_checkpoint};
+use seal_models::{
+    AdamSettings, HostTensor, LlamaObjective, LoraConfig, ObjectiveSettings, TensorMap, TextTokenizer,
+    attach_lora,
+};
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    ModelSource, TemplateChoice, peak_rss, read_records, require_file, tokenize, write_json,
+};
+
+/// Everything a selector run depends on; written to `select.json` as resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectSpec {
+    /// The aligned model θ starts from.
+    pub model: ModelSource,
+    /// D_safe: canonical records (the upper level).
+    pub safe: PathBuf,
+    /// D_ft: canonical records (the lower level, one selector logit each).
+    pub data: PathBuf,
+    /// Prompt template.
+    pub template: TemplateChoice,
+    /// Longest row in tokens; longer rows are left out (and reported).
+    pub max_len: usize,
+    /// Algorithm, schedule, selector settings, batch sizes, epochs, seed.
+    pub bilevel: BilevelConfig,
+    /// Adam on θ (and θ̂).
+    pub model_adam: AdamSettings,
+    /// Global gradient-norm clip of θ.
+    pub clip_norm: f64,
+    /// LoRA adapters on θ (else full parameters).
+    pub lora: Option<LoraConfig>,
+    /// Kept share p written into `scores.parquet`'s `kept` column.
+    pub keep: f64,
+    /// Warm-start logits from a `selector.safetensors` of the same data.
+    pub init_selector: Option<PathBuf>,
+}
+
+impl SelectSpec {
+    /// Checks inputs before any expensive work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.model.check()?;
+        require_file(&self.safe)?;
+        require_file(&self.data)?;
+        if !(self.keep > 0.0 && self.keep <= 1.0) {
+            bail!("keep share p = {} is outside (0, 1]", self.keep);
+        }
+        self.bilevel.validate()?;
+        if let Some(lora) = &self.lora {
+            lora.validate()?;
+        }
+        if let Some(path) = &self.init_selector {
+            require_file(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// One epoch in `metrics.json`: the loop's report plus throughput and the labels' view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SelectEpochMetrics {
+    /// The loop's report (γ, λ, losses, wall time).
+    #[serde(flatten)]
+    pub report: EpochReport,
+    /// Tokens through the model per second (θ's passes; θ̂'s are extra work of Algorithm 1).
+    pub tokens_per_s: f64,
+}
+
+/// What `metrics.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SelectMetrics {
+    /// `alg1` or `alg2`.
+    pub algorithm: String,
+    /// The penalty schedule.
+    pub penalty: seal_core::PenaltySchedule,
+    /// Selector optimizer and softmax scope, as run.
+    pub selector_optimizer: seal_core::SelectorOptimizer,
+    /// Softmax scope.
+    pub softmax_scope: seal_core::SoftmaxScope,
+    /// Weight kind.
+    pub weights: seal_core::WeightKind,
+    /// Per epoch.
+    pub epochs: Vec<SelectEpochMetrics>,
+    /// Training time of the selector loop (all epochs, including any before a resume).
+    pub train_wall_s: f64,
+    /// Peak resident memory of this process (CPU), bytes.
+    pub peak_rss_bytes: u64,
+    /// D_ft examples scored.
+    pub ft_examples: usize,
+    /// D_ft rows the length filter left out (not scored).
+    pub dropped_by_length: usize,
+    /// Kept share.
+    pub keep: f64,
+    /// AUROC of the final logits ranking benign above harmful (labels known only).
+    pub label_auroc: Option<f64>,
+    /// Share of harmful among the dropped examples (labels known only).
+    pub dropped_harmful_share: Option<f64>,
+    /// AUROC of novel-benign above harmful (when a novel subset is marked).
+    pub novel_vs_harmful_auroc: Option<f64>,
+    /// Seed of the run.
+    pub seed: u64,
+}
+
+const STATE_FILE: &str = "state.json";
+
+/// Runs (or with `resume`, continues) a selector run into `out`; returns the metrics.
+pub fn run<B: AutodiffBackend>(
+    spec: &SelectSpec,
+    out: &Path,
+    resume: bool,
+    device: &B::Device,
+) -> anyhow::Result<SelectMetrics> {
+    spec.check()?;
+    let spec_path = out.join("select.json");
+    prepare_run_dir(out, &spec_path, spec, resume)?;
+
+    let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
+        .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
+    let template = spec.template.resolve(&tokenizer)?;
+    let safe_records = read_records(&spec.safe)?;
+    let ft_records = read_records(&spec.data)?;
+    let safe = tokenize(&safe_records, &tokenizer, &template, spec.max_len, "safe data")?;
+    let ft = tokenize(
+        &ft_records,
+        &tokenizer,
+        &template,
+        spec.max_len,
+        "fine-tuning data",
+    )?;
+    if !ft.dropped.is_empty() {
+        let lines: Vec<String> = ft
+            .dropped
+            .iter()
+            .map(|d| serde_json::json!({"id": d.id, "length": d.length, "reason": d.reason}).to_string())
+            .collect();
+        seal_models::io::write_atomic(
+            &out.join("dropped_by_length.jsonl"),
+            format!("{}\n", lines.join("\n")).as_bytes(),
+        )?;
+    }
+    let ids = ft.ids();
+    let tokens_per_epoch = epoch_tokens(&safe, &ft, spec.bilevel.batch_size);
+
+    let (model, _) = spec.model.load::<B>(spec.bilevel.seed, device)?;
+    let model = match &spec.lora {
+        Some(lora) => attach_lora(model, lora, device)?,
+        None => model,
+    };
+    let settings = ObjectiveSettings {
+        adam: spec.model_adam.clone(),
+        clip_norm: spec.clip_norm,
+        pad_id: tokenizer.pad_id,
+    };
+    let objective = LlamaObjective::new(model, safe.examples(), ft.examples(), settings);
+    let checkpoints = out.join("checkpoints");
+    let mut run = match latest_checkpoint(&checkpoints).filter(|_| resume) {
+        Some(dir) => {
+            tracing::info!(checkpoint = %dir.display(), "resuming the selector");
+            restore(spec, objective, &dir, device)?
+        }
+        None => match &spec.init_selector {
+            Some(path) => {
+                let logits = read_selector(path, &ids)?;
+                let state = BilevelState {
+                    epochs_done: 0,
+                    global_step: 0,
+                    logits,
+                    optimizer: spec.bilevel.selector_optimizer.init_state(ids.len()),
+                    ids: ids.clone(),
+                    history: Vec::new(),
+                };
+                Bilevel::from_state(spec.bilevel.clone(), objective, None, state)?
+            }
+            None => Bilevel::new(spec.bilevel.clone(), ids.clone(), objective)?,
+        },
+    };
+    let mut progress = Progress::new(run.config().epochs);
+    while !run.is_done() {
+        let report = run.run_epoch(&mut progress)?;
+        save_checkpoint(&run, &epoch_dir(&checkpoints, report.epoch))?;
+    }
+
+    let result = run.selection(spec.keep)?;
+    let labels: HashMap<&ExampleId, &Example> = ft_records.iter().map(|r| (&r.id, r)).collect();
+    let rows: Vec<ScoreRow> = (0..result.ids.len())
+        .map(|i| ScoreRow {
+            id: result.ids[i].clone(),
+            logit: result.logits[i],
+            weight: result.weights[i],
+            rank: result.ranks[i] as u32,
+            kept: result.kept[i],
+            label: labels[&result.ids[i]].label.as_str().to_string(),
+        })
+        .collect();
+    write_scores(&out.join("scores.parquet"), &rows)?;
+    write_selector(out, &result.ids, &result.logits)?;
+
+    let examples: Vec<&Example> = result.ids.iter().map(|id| labels[id]).collect();
+    let (label_auroc, dropped_harmful_share, novel_vs_harmful_auroc) =
+        label_diagnostics(&examples, &result.logits, &result.kept)?;
+    let epochs: Vec<SelectEpochMetrics> = result
+        .epochs
+        .iter()
+        .map(|e| SelectEpochMetrics {
+            tokens_per_s: tokens_per_epoch as f64 / e.wall_seconds.max(1e-9),
+            report: e.clone(),
+        })
+        .collect();
+    let config = run.config();
+    let metrics = SelectMetrics {
+        algorithm: config.algorithm.name().to_string(),
+        penalty: config.penalty.clone(),
+        selector_optimizer: config.selector_optimizer.clone(),
+        softmax_scope: config.softmax_scope,
+        weights: config.weights,
+        train_wall_s: result.epochs.iter().map(|e| e.wall_seconds).sum(),
+        epochs,
+        peak_rss_bytes: peak_rss(),
+        ft_examples: result.ids.len(),
+        dropped_by_length: ft.dropped.len(),
+        keep: spec.keep,
+        label_auroc,
+        dropped_harmful_share,
+        novel_vs_harmful_auroc,
+        seed: config.seed,
+    };
+    write_json(&out.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+/// Poison AUROC (benign above harmful by logit), harmful share of the dropped part, and novel
+/// benign above harmful; each `None` where the labels do not allow it.
+pub fn label_diagnostics(
+    examples: &[&Example],
+    logits: &[f32],
+    kept: &[bool],
+) -> anyhow::Result<(Option<f64>, Option<f64>, Option<f64>)> {
+    let labelled: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].label != Label::Unknown)
+        .collect();
+    let harmful = |i: usize| examples[i].label == Label::Harmful;
+    let has = |f: &dyn Fn(usize) -> bool| labelled.iter().any(|&i| f(i));
+    if !(has(&harmful) && has(&|i| !harmful(i))) {
+        return Ok((None, None, None));
+    }
+    // AUROC of "is harmful" scored by −logit: how well a low logit marks the poison.
+    let scores: Vec<f64> = labelled.iter().map(|&i| -f64::from(logits[i])).collect();
+    let is_harmful: Vec<bool> = labelled.iter().map(|&i| harmful(i)).collect();
+    let label_auroc = auroc(&scores, &is_harmful)?;
+    let kept_labelled: Vec<bool> = labelled.iter().map(|&i| kept[i]).collect();
+    let dropped = dropped_share(&kept_labelled, &is_harmful)?;
+    let novel: Vec<usize> = labelled
+        .iter()
+        .copied()
+        .filter(|&i| harmful(i) || examples[i].novel)
+        .collect();
+    let novel_auroc = if novel.iter().any(|&i| examples[i].novel) {
+        let scores: Vec<f64> = novel.iter().map(|&i| -f64::from(logits[i])).collect();
+        let labels: Vec<bool> = novel.iter().map(|&i| harmful(i)).collect();
+        Some(auroc(&scores, &labels)?)
+    } else {
+        None
+    };
+    Ok((Some(label_auroc), dropped, novel_auroc))
+}
+
+/// Tokens θ processes in one epoch: all of D_ft and as many safe rows (mean safe length).
+fn epoch_tokens(safe: &seal_data::Tokenized, ft: &seal_data::Tokenized, _batch: usize) -> usize {
+    let safe_mean = safe.token_count() as f64 / safe.rows.len().max(1) as f64;
+    ft.token_count() + (safe_mean * ft.rows.len() as f64) as usize
+}
+
+fn prepare_run_dir(out: &Path, spec_path: &Path, spec: &SelectSpec, resume: bool) -> anyhow::Result<()> {
+    if spec_path.exists() {
+        if !resume {
+            bail!(
+                "{} already holds a selector run: pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        let text = std::fs::read_to_string(spec_path)?;
+        let old: SelectSpec =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
+        // More epochs may be added on resume; everything else must match.
+        let mut same = old.clone();
+        same.bilevel.epochs = spec.bilevel.epochs;
+        if &same != spec {
+            bail!(
+                "cannot resume {}: it was started with other settings (see {})",
+                out.display(),
+                spec_path.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(spec_path, spec)
+}
+
+fn save_checkpoint<B: AutodiffBackend>(run: &Bilevel<LlamaObjective<B>>, dir: &Path) -> anyhow::Result<()> {
+    run.model().save_checkpoint(&dir.join("model"))?;
+    if let Some(aux) = run.aux() {
+        aux.save_checkpoint(&dir.join("aux"))?;
+    }
+    // The state goes last: a checkpoint folder with a state file is complete.
+    write_json(&dir.join(STATE_FILE), &run.state())
+}
+
+fn restore<B: AutodiffBackend>(
+    spec: &SelectSpec,
+    mut objective: LlamaObjective<B>,
+    dir: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Bilevel<LlamaObjective<B>>> {
+    let state_path = dir.join(STATE_FILE);
+    let text =
+        std::fs::read_to_string(&state_path).with_context(|| format!("reading {}", state_path.display()))?;
+    let state: BilevelState =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", state_path.display()))?;
+    let aux = match spec.bilevel.algorithm {
+        Algorithm::Alg1 { .. } => {
+            use seal_core::BilevelModel;
+            let mut aux = objective.fork()?;
+            aux.load_checkpoint(&dir.join("aux"), device)?;
+            Some(aux)
+        }
+        Algorithm::Alg2 {} => None,
+    };
+    objective.load_checkpoint(&dir.join("model"), device)?;
+    Bilevel::from_state(spec.bilevel.clone(), objective, aux, state)
+        .with_context(|| format!("resuming from {}", dir.display()))
+}
+
+/// Writes `selector.safetensors` (one f32 tensor `logits`, `[N]`) and `selector_ids.json` (the
+/// ids in the same order), atomically.
+fn write_selector(out: &Path, ids: &[ExampleId], logits: &[f32]) -> anyhow::Result<()> {
+    let mut map = TensorMap::new();
+    map.insert(
+        "logits".to_string(),
+        HostTensor::new(vec![logits.len()], logits.to_vec()),
+    )?;
+    seal_models::hf::weights::write_safetensors(&out.join("selector.safetensors"), &map)?;
+    write_json(&out.join("selector_ids.json"), &ids)
+}
+
+/// Reads a selector written by [`write_selector`] and orders its logits like `ids`; its ids
+/// must be exactly the data's.
+pub fn read_selector(path: &Path, ids: &[ExampleId]) -> anyhow::Result<Vec<f32>> {
+    let ids_path = path.with_file_name("selector_ids.json");
+    let text =
+        std::fs::read_to_string(&ids_path).with_context(|| format!("reading {}", ids_path.display()))?;
+    let file_ids: Vec<ExampleId> =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", ids_path.display()))?;
+    let map = seal_models::hf::weights::read_safetensors(path)?;
+    let logits = map
+        .get("logits")
+        .with_context(|| format!("{} has no `logits` tensor", path.display()))?;
+    if logits.data.len() != file_ids.len() {
+        bail!(
+            "{} holds {} logits for {} ids in {}",
+            path.display(),
+            logits.data.len(),
+            file_ids.len(),
+            ids_path.display()
+        );
+    }
+    let by_id: HashMap<&ExampleId, f32> = file_ids.iter().zip(logits.data.iter().copied()).collect();
+    let missing: Vec<&ExampleId> = ids.iter().filter(|id| !by_id.contains_key(id)).collect();
+    if !missing.is_empty() || file_ids.len() != ids.len() {
+        bail!(
+            "the selector {} does not match the data: {} of its {} ids are not in the data's {} \
+             (e.g. `{}`); was it trained on another dataset?",
+            path.display(),
+            file_ids.len() - (ids.len() - missing.len()),
+            file_ids.len(),
+            ids.len(),
+            missing.first().map_or_else(String::new, |id| id.to_string())
+        );
+    }
+    Ok(ids.iter().map(|id| by_id[id]).collect())
+}
+
+/// Logs each epoch (and steps at debug level).
+struct Progress {
+    epochs: u64,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(epochs: u64) -> Self {
+        Self {
+            epochs,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_step(&mut self, r: &StepReport) {
+        tracing::debug!(
+            epoch = r.epoch,
+            step = r.step,
+            gamma = r.gamma,
+            safe_loss = r.safe_loss,
+            ft_loss = r.ft_loss,
+            "selector step"
+        );
+    }
+
+    fn on_epoch(&mut self, r: &EpochReport) {
+        tracing::info!(
+            epoch = format!("{}/{}", r.epoch + 1, self.epochs),
+            gamma = format!("{:.3}", r.gamma_last),
+            safe_loss = format!("{:.4}", r.safe_loss),
+            weighted_ft_loss = format!("{:.4}", r.weighted_ft_loss),
+            elapsed_s = format!("{:.1}", self.started.elapsed().as_secs_f64()),
+            "selector epoch done"
+        );
+    }
+}
