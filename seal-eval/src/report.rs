@@ -1,0 +1,282 @@
+//! Reports of a judging run: `winrates.csv`, `winrates.json`, `winrates.md` (a table),
+//! `winrates.svg` and `winrates.png` (bars with their bootstrap intervals) and
+//! `verdicts.jsonl`. Every file is written atomically. The plots are drawn by hand: a bar chart
+//! does not justify a plotting stack, and the PNG is a plain raster of the same bars (the SVG
+//! and the table carry the labels).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use seal_models::io::{write_atomic, write_json_atomic};
+
+use crate::compare::JudgeRun;
+use crate::error::{EvalError, Result};
+use crate::jsonl::write_jsonl;
+use crate::winrate::WinRate;
+
+/// Files [`write_reports`] writes.
+pub const REPORT_FILES: [&str; 6] = [
+    "winrates.csv",
+    "winrates.json",
+    "winrates.md",
+    "winrates.svg",
+    "winrates.png",
+    "verdicts.jsonl",
+];
+
+fn label(r: &WinRate) -> String {
+    match &r.category {
+        Some(c) => format!("{}/{c}", r.set),
+        None => r.set.clone(),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The win rates as CSV (`set,category,n,win_rate,ci_low,ci_high,wins,ties,losses`; the
+/// whole-set rows have an empty category).
+pub fn to_csv(rates: &[WinRate]) -> String {
+    let mut out = String::from("set,category,n,win_rate,ci_low,ci_high,wins,ties,losses\n");
+    for r in rates {
+        let _ = writeln!(
+            out,
+            "{},{},{},{:.6},{:.6},{:.6},{},{},{}",
+            csv_field(&r.set),
+            csv_field(r.category.as_deref().unwrap_or("")),
+            r.n,
+            r.win_rate,
+            r.ci_low,
+            r.ci_high,
+            r.wins,
+            r.ties,
+            r.losses
+        );
+    }
+    out
+}
+
+/// The win rates as a markdown table (percentages, one decimal).
+pub fn to_markdown(run: &JudgeRun) -> String {
+    let mut out = format!(
+        "Win rate of `{}` against `{}`, judged by `{}` in both orders (a tie counts 1/2); \
+{:.0}% bootstrap intervals over prompts ({} resamples, seed {}).\n\n",
+        run.candidate,
+        run.reference,
+        run.judge,
+        run.settings.bootstrap.confidence * 100.0,
+        run.settings.bootstrap.resamples,
+        run.settings.bootstrap.seed,
+    );
+    out.push_str("| set | category | win rate % | CI % | n |\n| --- | --- | ---: | --- | ---: |\n");
+    for r in &run.win_rates {
+        let md = |s: &str| s.replace('|', "\\|");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.1}–{:.1} | {} |",
+            md(&r.set),
+            md(r.category.as_deref().unwrap_or("all")),
+            r.win_rate * 100.0,
+            r.ci_low * 100.0,
+            r.ci_high * 100.0,
+            r.n
+        );
+    }
+    out
+}
+
+/// Plot geometry shared by the SVG and the PNG, so both draw the same bars.
+struct Layout {
+    width: usize,
+    height: usize,
+    left: usize,
+    top: usize,
+    plot_h: usize,
+    slot: usize,
+}
+
+impl Layout {
+    fn new(bars: usize) -> Self {
+        let slot = 48;
+        let left = 56;
+        Self {
+            width: left + 16 + slot * bars.max(1),
+            height: 360,
+            left,
+            top: 24,
+            plot_h: 220,
+            slot,
+        }
+    }
+    /// Pixel row of a win rate in [0, 1].
+    fn y(&self, v: f64) -> usize {
+        self.top + ((1.0 - v.clamp(0.0, 1.0)) * self.plot_h as f64).round() as usize
+    }
+    /// Left edge and width of bar `i`.
+    fn bar(&self, i: usize) -> (usize, usize) {
+        (self.left + i * self.slot + 8, self.slot - 16)
+    }
+}
+
+const SET_COLOUR: (u8, u8, u8) = (0x35, 0x6a, 0xa8);
+const CATEGORY_COLOUR: (u8, u8, u8) = (0x9e, 0xc0, 0xe6);
+
+fn colour(r: &WinRate) -> (u8, u8, u8) {
+    if r.category.is_none() {
+        SET_COLOUR
+    } else {
+        CATEGORY_COLOUR
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A bar per row (whole sets dark, categories light) with its interval, a dashed line at 50%.
+pub fn to_svg(run: &JudgeRun) -> String {
+    let rates = &run.win_rates;
+    let l = Layout::new(rates.len());
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+<text x=\"{x}\" y=\"14\">{title}</text>\n",
+        w = l.width,
+        h = l.height,
+        x = l.left,
+        title = xml(&format!(
+            "win rate of {} vs {} ({})",
+            run.candidate, run.reference, run.judge
+        )),
+    );
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = l.y(tick);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#ccc\"{}/>\
+<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}%</text>",
+            l.left,
+            l.width - 8,
+            if tick == 0.5 {
+                " stroke-dasharray=\"4 3\" stroke-width=\"1.5\""
+            } else {
+                ""
+            },
+            l.left - 6,
+            y + 4,
+            tick * 100.0
+        );
+    }
+    for (i, r) in rates.iter().enumerate() {
+        let (x, w) = l.bar(i);
+        let (cr, cg, cb) = colour(r);
+        let y = l.y(r.win_rate);
+        let base = l.y(0.0);
+        let mid = x + w / 2;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"#{cr:02x}{cg:02x}{cb:02x}\">\
+<title>{}: {:.1}% [{:.1}, {:.1}], n={}</title></rect>\n\
+<line x1=\"{mid}\" y1=\"{}\" x2=\"{mid}\" y2=\"{}\" stroke=\"black\"/>\n\
+<text x=\"{mid}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-45 {mid} {})\">{}</text>",
+            base - y,
+            xml(&label(r)),
+            r.win_rate * 100.0,
+            r.ci_low * 100.0,
+            r.ci_high * 100.0,
+            r.n,
+            l.y(r.ci_low),
+            l.y(r.ci_high),
+            base + 14,
+            base + 14,
+            xml(&label(r)),
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The same bars as [`to_svg`], rasterised to RGB8 pixels.
+fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
+    let l = Layout::new(rates.len());
+    let (w, h) = (l.width, l.height);
+    let mut px = vec![0xffu8; w * h * 3];
+    let mut fill = |x0: usize, y0: usize, x1: usize, y1: usize, (r, g, b): (u8, u8, u8)| {
+        for y in y0.min(h)..y1.min(h) {
+            for x in x0.min(w)..x1.min(w) {
+                px[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[r, g, b]);
+            }
+        }
+    };
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = l.y(tick);
+        if tick == 0.5 {
+            for x in (l.left..w - 8).step_by(7) {
+                fill(x, y, x + 4, y + 2, (0x66, 0x66, 0x66));
+            }
+        } else {
+            fill(l.left, y, w - 8, y + 1, (0xcc, 0xcc, 0xcc));
+        }
+    }
+    for (i, r) in rates.iter().enumerate() {
+        let (x, bw) = l.bar(i);
+        fill(x, l.y(r.win_rate), x + bw, l.y(0.0), colour(r));
+        let mid = x + bw / 2;
+        fill(mid, l.y(r.ci_high), mid + 1, l.y(r.ci_low) + 1, (0, 0, 0));
+        fill(mid - 4, l.y(r.ci_high), mid + 5, l.y(r.ci_high) + 1, (0, 0, 0));
+        fill(mid - 4, l.y(r.ci_low), mid + 5, l.y(r.ci_low) + 1, (0, 0, 0));
+    }
+    fill(l.left, l.top, l.left + 1, l.y(0.0) + 1, (0, 0, 0));
+    (w, h, px)
+}
+
+/// Encodes the bar chart as PNG bytes.
+///
+/// # Errors
+/// [`EvalError::Png`] (naming `path`, where the bytes are going).
+pub fn to_png(rates: &[WinRate], path: &Path) -> Result<Vec<u8>> {
+    let (w, h, px) = raster(rates);
+    let mut bytes = Vec::new();
+    let png_err = |source| EvalError::Png {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut encoder = png::Encoder::new(&mut bytes, w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(png_err)?;
+    writer.write_image_data(&px).map_err(png_err)?;
+    writer.finish().map_err(png_err)?;
+    Ok(bytes)
+}
+
+/// Writes every report file of `run` into `dir` (created if missing).
+///
+/// # Errors
+/// I/O errors naming the file.
+pub fn write_reports(dir: &Path, run: &JudgeRun) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
+    write_atomic(&dir.join("winrates.csv"), to_csv(&run.win_rates).as_bytes())?;
+    let json = serde_json::json!({
+        "judge": run.judge,
+        "candidate": run.candidate,
+        "reference": run.reference,
+        "settings": run.settings,
+        "win_rates": run.win_rates,
+    });
+    write_json_atomic(&dir.join("winrates.json"), &json)?;
+    write_atomic(&dir.join("winrates.md"), to_markdown(run).as_bytes())?;
+    write_atomic(&dir.join("winrates.svg"), to_svg(run).as_bytes())?;
+    let png_path = dir.join("winrates.png");
+    write_atomic(&png_path, &to_png(&run.win_rates, &png_path)?)?;
+    write_jsonl(&dir.join("verdicts.jsonl"), &run.verdicts)?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Integration tests of seal-eval on the committed fixtures (and SmolLM2 where named).
+
+mod common;
+
+mod reward;
