@@ -7,6 +7,7 @@ mod gpu;
 mod lora;
 mod objective;
 mod parity;
+mod sft;
 mod smollm2;
 mod tokenizer;
 mod train;
