@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use seal_core::ExampleId;
@@ -21,13 +21,111 @@ use crate::schema;
 /// [`DataError::Write`] if the temporary file cannot be created or renamed,
 /// [`DataError::Parquet`] if polars fails to encode.
 pub fn write_parquet(path: &Path, examples: &[Example]) -> Result<()> {
-    let mut df = to_frame(examples).map_err(|source| parquet_err(path, source))?;
-    write_atomic(path, |file| {
-        ParquetWriter::new(file)
-            .finish(&mut df)
-            .map(|_| ())
-            .map_err(|source| parquet_err(path, source))
-    })
+    let mut writer = ExampleWriter::create(path)?;
+    writer.write(examples)?;
+    writer.finish().map(|_| ())
+}
+
+/// A canonical Parquet file written in batches, for record sets too large to hold at once.
+///
+/// Each [`ExampleWriter::write`] call appends row groups; nothing is visible at the path until
+/// [`ExampleWriter::finish`], and a writer dropped without finishing leaves no file.
+pub struct ExampleWriter {
+    sink: ParquetSink<Example>,
+}
+
+impl ExampleWriter {
+    /// Starts a canonical Parquet file at `path` (written to a temporary sibling until finished).
+    ///
+    /// # Errors
+    /// [`DataError::Write`] if the temporary file cannot be created.
+    pub fn create(path: &Path) -> Result<Self> {
+        Ok(ExampleWriter {
+            sink: ParquetSink::create(path, to_frame)?,
+        })
+    }
+
+    /// Appends `examples` (as row groups of at most [`ROW_GROUP_ROWS`] rows).
+    ///
+    /// # Errors
+    /// [`DataError::Parquet`] if polars fails to encode.
+    pub fn write(&mut self, examples: &[Example]) -> Result<()> {
+        self.sink.write(examples)
+    }
+
+    /// Writes the footer and renames the file into place; returns the number of rows.
+    ///
+    /// # Errors
+    /// [`DataError::Parquet`] / [`DataError::Write`] naming the file.
+    pub fn finish(self) -> Result<usize> {
+        self.sink.finish()
+    }
+}
+
+/// Most rows per Parquet row group: big enough for good compression, small enough that a
+/// reader streaming the file by slices holds little at a time.
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
+/// A Parquet file of `T` rows written batch by batch into a temporary sibling of its path,
+/// renamed into place by [`ParquetSink::finish`] (dropping the sink deletes the temporary file).
+pub(crate) struct ParquetSink<T> {
+    pub(crate) path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    writer: polars::io::parquet::write::BatchedWriter<File>,
+    pub(crate) rows: usize,
+    frame: fn(&[T]) -> PolarsResult<DataFrame>,
+}
+
+impl<T> ParquetSink<T> {
+    /// A sink whose rows become columns through `frame` (also called on no rows for the schema).
+    pub(crate) fn create(path: &Path, frame: fn(&[T]) -> PolarsResult<DataFrame>) -> Result<Self> {
+        let write_err = |source| DataError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let schema = frame(&[])
+            .map_err(|source| parquet_err(path, source))?
+            .schema()
+            .as_ref()
+            .clone();
+        let tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(write_err)?;
+        let file = tmp.as_file().try_clone().map_err(write_err)?;
+        let writer = ParquetWriter::new(file)
+            .batched(&schema)
+            .map_err(|source| parquet_err(path, source))?;
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            tmp,
+            writer,
+            rows: 0,
+            frame,
+        })
+    }
+
+    /// Appends `rows` as row groups of at most [`ROW_GROUP_ROWS`].
+    pub(crate) fn write(&mut self, rows: &[T]) -> Result<()> {
+        for group in rows.chunks(ROW_GROUP_ROWS) {
+            let df = (self.frame)(group).map_err(|source| parquet_err(&self.path, source))?;
+            self.writer
+                .write_batch(&df)
+                .map_err(|source| parquet_err(&self.path, source))?;
+            self.rows += df.height();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Result<usize> {
+        let write_err = |source| DataError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        self.writer
+            .finish()
+            .map_err(|source| parquet_err(&self.path, source))?;
+        self.tmp.as_file().sync_all().map_err(write_err)?;
+        self.tmp.persist(&self.path).map_err(|e| write_err(e.error))?;
+        Ok(self.rows)
+    }
 }
 
 /// Reads a canonical Parquet file written by [`write_parquet`].
@@ -36,16 +134,55 @@ pub fn write_parquet(path: &Path, examples: &[Example]) -> Result<()> {
 /// [`DataError::Read`] / [`DataError::Parquet`] if the file cannot be read,
 /// [`DataError::Column`] if a canonical column is missing or holds a bad value.
 pub fn read_parquet(path: &Path) -> Result<Vec<Example>> {
+    let df = open_parquet(path)?
+        .finish()
+        .map_err(|source| parquet_err(path, source))?;
+    frame_to_examples(path, &df, 0)
+}
+
+/// Reads a canonical Parquet file `chunk_rows` records at a time, handing each chunk to
+/// `each` in file order; returns the number of records. Only the row groups of the current
+/// chunk are decoded, so memory stays bounded by the chunk size, not the file size.
+///
+/// # Errors
+/// As [`read_parquet`] (row numbers in errors count from the start of the file), or the first
+/// error `each` returns.
+pub fn read_parquet_chunks(
+    path: &Path,
+    chunk_rows: usize,
+    mut each: impl FnMut(Vec<Example>) -> Result<()>,
+) -> Result<usize> {
+    let total = open_parquet(path)?
+        .num_rows()
+        .map_err(|source| parquet_err(path, source))?;
+    let chunk_rows = chunk_rows.max(1);
+    let mut offset = 0;
+    while offset < total {
+        let len = chunk_rows.min(total - offset);
+        let df = open_parquet(path)?
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|source| parquet_err(path, source))?;
+        each(frame_to_examples(path, &df, offset)?)?;
+        offset += len;
+    }
+    Ok(total)
+}
+
+fn open_parquet(path: &Path) -> Result<ParquetReader<File>> {
     let file = File::open(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|source| parquet_err(path, source))?;
+    Ok(ParquetReader::new(file))
+}
+
+/// Canonical records from a frame of the canonical layout; `first_row` is the frame's offset
+/// in its file, so errors name the file's row.
+fn frame_to_examples(path: &Path, df: &DataFrame, first_row: usize) -> Result<Vec<Example>> {
     let col_err = |column: &'static str, problem: String| DataError::Column {
         path: path.to_path_buf(),
-        row: 0,
+        row: first_row,
         column,
         problem,
     };
@@ -74,7 +211,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Example>> {
     for row in 0..df.height() {
         let bad = |column: &'static str, problem: &str| DataError::Column {
             path: path.to_path_buf(),
-            row,
+            row: first_row + row,
             column,
             problem: problem.to_string(),
         };
@@ -141,13 +278,16 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
 /// # Errors
 /// As [`read_parquet`], or the import errors of the canonical JSONL format.
 pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-    {
+    if is_parquet(path) {
         return read_parquet(path);
     }
     read_jsonl(path)
+}
+
+/// Whether `path` names a Parquet file (by extension).
+pub(crate) fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 /// Runs `write` on a temporary file in `path`'s folder, then renames it over `path`.
@@ -156,11 +296,7 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(write_err)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(write_err)?;
     // On error the NamedTempFile is dropped, which deletes it: nothing partial is left behind.
@@ -168,7 +304,16 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<
     Ok(())
 }
 
-fn parquet_err(path: &Path, source: PolarsError) -> DataError {
+/// The folder a temporary sibling of `path` goes in (the same filesystem, so the final rename
+/// is atomic).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+pub(crate) fn parquet_err(path: &Path, source: PolarsError) -> DataError {
     DataError::Parquet {
         path: path.to_path_buf(),
         source,

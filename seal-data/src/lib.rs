@@ -37,6 +37,7 @@ mod record;
 pub mod schema;
 mod scores;
 mod tokenize;
+mod tokenized;
 pub mod world;
 
 pub use error::{DataError, Position, Result};
@@ -45,7 +46,14 @@ pub use import::{
     write_rejects,
 };
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
-pub use io::{read_examples, read_jsonl, read_parquet, write_jsonl, write_parquet};
+pub use io::{
+    ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks, write_jsonl,
+    write_parquet,
+};
 pub use record::{Example, Label, content_id};
 pub use scores::{ScoreRow, read_scores, write_scores};
 pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};
+pub use tokenized::{
+    TOKENIZED_COLUMNS, TokenizeReport, TokenizedWriter, dropped_path, read_tokenized, tokenize_file,
+    write_dropped, write_tokenized,
+};

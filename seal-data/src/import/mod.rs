@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{DataError, Position, Result};
+use crate::io::is_parquet;
 use crate::record::{Example, Label, content_id};
 use seal_core::ExampleId;
 
@@ -256,11 +257,6 @@ struct IdBook {
     first_seen: HashMap<ExampleId, String>,
     /// How often each content hash has been seen, for the `#n` suffix of exact repeats.
     repeats: HashMap<ExampleId, usize>,
-}
-
-fn is_parquet(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 fn import_one(path: &Path, options: &ImportOptions, ids: &mut IdBook, out: &mut Imported) -> Result<Format> {

@@ -5,6 +5,7 @@ mod errors;
 mod formats;
 mod parquet;
 mod real;
+mod tokenized;
 
 use std::path::{Path, PathBuf};
 
