@@ -146,6 +146,22 @@ pub enum DataError {
         /// The example.
         id: ExampleId,
     },
+    /// An option or parameter out of range (split fractions, a sample size, ...).
+    #[error("invalid {what}: {problem}")]
+    Invalid {
+        /// What was given.
+        what: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A mixture recipe that cannot be parsed or run.
+    #[error("recipe {path}: {message}")]
+    Recipe {
+        /// The recipe file.
+        path: PathBuf,
+        /// What is wrong, naming the key or source.
+        message: String,
+    },
     /// Tokenizing failed (the tokenizer or the chat template).
     #[error("cannot tokenize example {id}")]
     Tokenize {

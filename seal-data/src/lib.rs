@@ -33,6 +33,7 @@ mod error;
 pub mod import;
 mod inspect;
 mod io;
+mod ops;
 mod record;
 pub mod schema;
 mod scores;
@@ -49,6 +50,10 @@ pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{
     ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks, write_jsonl,
     write_parquet,
+};
+pub use ops::{
+    DedupBy, Duplicate, SplitKey, assign_splits, dedup, normalized_content, normalized_prompt, sample,
+    seeded_hash, shuffle,
 };
 pub use record::{Example, Label, content_id};
 pub use scores::{ScoreRow, read_scores, write_scores};

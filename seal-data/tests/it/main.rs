@@ -3,6 +3,7 @@
 
 mod errors;
 mod formats;
+mod ops;
 mod parquet;
 mod real;
 mod tokenized;
