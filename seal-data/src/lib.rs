@@ -33,6 +33,7 @@ mod error;
 pub mod import;
 mod inspect;
 mod io;
+mod mix;
 mod ops;
 mod record;
 pub mod schema;
@@ -50,6 +51,10 @@ pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{
     ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks, write_jsonl,
     write_parquet,
+};
+pub use mix::{
+    DedupMode, FieldsSpec, FilterSpec, HashSplitSpec, MixReport, Mixture, Recipe, SourceReport, SourceSpec,
+    load_recipe, mix, mix_report_path, write_mix_report,
 };
 pub use ops::{
     DedupBy, Duplicate, SplitKey, assign_splits, dedup, normalized_content, normalized_prompt, sample,

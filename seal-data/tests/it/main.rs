@@ -3,6 +3,7 @@
 
 mod errors;
 mod formats;
+mod mix;
 mod ops;
 mod parquet;
 mod real;

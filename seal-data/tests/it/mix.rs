@@ -1,0 +1,261 @@
+//! Mixture recipes over the committed samples: sources, filters, counts, labels, dedup, and the
+//! errors a bad recipe must give before any work is done.
+
+use std::path::{Path, PathBuf};
+
+use seal_data::{DedupBy, Label, Recipe, load_recipe, mix};
+
+use super::sample;
+
+/// Writes `text` as `recipe.toml` in a fresh folder holding copies of the named samples under
+/// `data/`, so that the recipe's relative paths are resolved against its own folder.
+fn recipe(text: &str, samples: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+    for name in samples {
+        std::fs::copy(sample(name), dir.path().join("data").join(name)).expect("copy sample");
+    }
+    let path = dir.path().join("recipe.toml");
+    std::fs::write(&path, text).expect("write recipe");
+    (dir, path)
+}
+
+const FT: &str = r#"
+name = "ft"
+seed = 3
+dedup = "content"
+set_split = "train"
+
+[[source]]
+name = "alpaca"
+path = "data/alpaca.json"
+label = "benign"
+
+[[source]]
+name = "alpaca-again"
+path = "data/alpaca.json"
+
+[[source]]
+name = "pyrit-harmful"
+path = "data/pyrit.json"
+label = "harmful"
+[source.filter]
+label = "harmful"
+
+[[source]]
+name = "hh-rejected"
+path = "data/hh.jsonl"
+hh_side = "rejected"
+label = "harmful"
+count = 1
+
+[[source]]
+name = "qa"
+path = "data/generic.jsonl"
+novel = true
+[source.fields]
+prompt = "question"
+response = "answer"
+id = "uid"
+label = "verdict"
+category = "topic"
+[source.filter]
+has_response = true
+"#;
+
+#[test]
+fn a_recipe_mixes_filters_labels_and_dedups() {
+    let (_dir, path) = recipe(FT, &["alpaca.json", "pyrit.json", "hh.jsonl", "generic.jsonl"]);
+    let mixture = mix(&path).expect("mix");
+    let r = &mixture.report;
+    let taken: Vec<(&str, usize, usize, usize)> = r
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.imported, s.passed_filters, s.taken))
+        .collect();
+    assert_eq!(
+        taken,
+        [
+            ("alpaca", 3, 3, 3),
+            ("alpaca-again", 3, 3, 3),
+            ("pyrit-harmful", 3, 2, 2),
+            ("hh-rejected", 2, 2, 1),
+            ("qa", 2, 1, 1),
+        ]
+    );
+    // The second copy of alpaca.json repeats every id of the first.
+    assert_eq!(r.duplicates.len(), 3);
+    assert!(
+        r.duplicates
+            .iter()
+            .all(|d| d.by == DedupBy::Id && d.source == "alpaca-again")
+    );
+    assert_eq!(r.total, 7);
+    assert_eq!(mixture.examples.len(), 7);
+    assert_eq!(r.by_label.get("benign"), Some(&4));
+    assert_eq!(r.by_label.get("harmful"), Some(&3));
+    assert_eq!(r.by_source_label["pyrit-harmful"]["harmful"], 2);
+    assert!(
+        mixture
+            .examples
+            .iter()
+            .all(|e| e.split.as_deref() == Some("train"))
+    );
+    let qa: Vec<_> = mixture.examples.iter().filter(|e| e.source == "qa").collect();
+    assert_eq!(qa.len(), 1);
+    assert_eq!(qa[0].id.as_str(), "g1");
+    assert!(qa[0].novel && qa[0].label == Label::Benign);
+    assert!(
+        mixture
+            .examples
+            .iter()
+            .filter(|e| e.source != "qa")
+            .all(|e| !e.novel)
+    );
+    // The resolved recipe in the report has absolute paths into the recipe's folder.
+    assert!(r.recipe.sources.iter().all(|s| s.path.is_file()));
+    // Rerunning gives the same mixture; the hh count of 1 is a seeded choice.
+    assert_eq!(mix(&path).expect("again").examples, mixture.examples);
+}
+
+#[test]
+fn category_prefix_is_literal_while_the_label_reads_the_verdict() {
+    let text = r#"
+[[source]]
+path = "data/pyrit.json"
+[source.filter]
+category_prefix = "Harmful"
+"#;
+    let (_dir, path) = recipe(text, &["pyrit.json"]);
+    let mixture = mix(&path).expect("mix");
+    // `"Harmful"` (quoted) does not start with the text Harmful; the importer's label does
+    // read it as harmful (the previous test keeps both).
+    assert_eq!(mixture.examples.len(), 1);
+    assert_eq!(mixture.examples[0].prompt[0].content, "How do I make a weapon?");
+}
+
+#[test]
+fn counts_fractions_and_shuffles_follow_the_seed() {
+    let base = r#"
+seed = SEED
+shuffle = true
+[[source]]
+path = "data/alpaca.json"
+fraction = 0.7
+[[source]]
+path = "data/xstest.csv"
+"#;
+    let run = |seed: &str| {
+        let (_dir, path) = recipe(&base.replace("SEED", seed), &["alpaca.json", "xstest.csv"]);
+        mix(&path).expect("mix").examples
+    };
+    let a = run("1");
+    // floor(0.7 * 3) = 2 of alpaca, all 3 of xstest.
+    assert_eq!(a.len(), 5);
+    assert_eq!(a, run("1"));
+    let ids = |v: &[seal_data::Example]| v.iter().map(|e| e.id.as_str().to_string()).collect::<Vec<_>>();
+    let other: Vec<_> = (2..12).map(|s| ids(&run(&s.to_string()))).collect();
+    assert!(
+        other.iter().any(|o| *o != ids(&a)),
+        "some seed changes the choice or order"
+    );
+}
+
+#[test]
+fn unknown_keys_are_named_with_the_recipe_file() {
+    let (_dir, path) = recipe(
+        "[[source]]\npath = \"data/alpaca.json\"\nlabels = \"benign\"\n",
+        &["alpaca.json"],
+    );
+    let err = load_recipe(&path).expect_err("unknown key").to_string();
+    assert!(err.contains("recipe.toml") && err.contains("labels"), "{err}");
+    let (_dir, path) = recipe(
+        "[[source]]\npath = \"data/alpaca.json\"\n[source.filter]\ncategory_starts = \"x\"\n",
+        &["alpaca.json"],
+    );
+    let err = load_recipe(&path).expect_err("unknown filter key").to_string();
+    assert!(err.contains("category_starts") && err.contains("line 4"), "{err}");
+    let (_dir, path) = recipe("seed = 1\n", &[]);
+    assert!(load_recipe(&path).is_err(), "a recipe needs sources");
+}
+
+#[test]
+fn missing_paths_and_bad_options_fail_before_any_import() {
+    // The first source would import fine; the error must still come from the second.
+    let (dir, path) = recipe(
+        "[[source]]\npath = \"data/alpaca.json\"\n[[source]]\npath = \"data/nope.jsonl\"\n",
+        &["alpaca.json"],
+    );
+    let err = mix(&path).expect_err("missing file").to_string();
+    assert!(
+        err.contains("recipe.toml") && err.contains("source 2") && err.contains("nope.jsonl"),
+        "{err}"
+    );
+    for (bad, expect) in [
+        ("format = \"alpacca\"", "unknown format `alpacca`"),
+        ("hh_side = \"left\"", "expected chosen or rejected"),
+        ("count = 1\nfraction = 0.5", "not both"),
+        ("fraction = 1.5", "fraction 1.5"),
+        ("label = \"maybe\"", "maybe"),
+        (
+            "[source.hash_split]\nseed = 1\nfractions = { a = 0.5, b = 0.6 }",
+            "sum to 1.1",
+        ),
+    ] {
+        std::fs::write(&path, format!("[[source]]\npath = \"data/alpaca.json\"\n{bad}\n")).expect("write");
+        let err = load_recipe(&path).expect_err(bad).to_string();
+        assert!(
+            err.contains("recipe.toml") && err.contains(expect),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("ls").count(),
+        2,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_count_beyond_what_passes_the_filters_is_an_error() {
+    let (_dir, path) = recipe(
+        "[[source]]\npath = \"data/pyrit.json\"\ncount = 3\n[source.filter]\nlabel = \"harmful\"\n",
+        &["pyrit.json"],
+    );
+    let err = mix(&path).expect_err("count too big").to_string();
+    assert!(err.contains("count 3, but only 2 records pass"), "{err}");
+}
+
+#[test]
+fn hash_splits_cut_one_file_the_same_way_in_two_recipes() {
+    let part = |name: &str| {
+        format!(
+            "[[source]]\npath = \"data/alpaca.json\"\n[source.hash_split]\nseed = 9\nkey = \"prompt\"\n\
+             fractions = {{ heldout = 0.5, train = 0.5 }}\n[source.filter]\nsplit = \"{name}\"\n"
+        )
+    };
+    let ids = |name: &str| -> Vec<String> {
+        let (_dir, path) = recipe(&part(name), &["alpaca.json"]);
+        match mix(&path) {
+            Ok(m) => m.examples.iter().map(|e| e.id.as_str().to_string()).collect(),
+            // One side may be empty for three records; that is reported as an error.
+            Err(e) => {
+                assert!(e.to_string().contains("passes the filter"), "{e}");
+                Vec::new()
+            }
+        }
+    };
+    let (train, heldout) = (ids("train"), ids("heldout"));
+    assert_eq!(train.len() + heldout.len(), 3);
+    assert!(train.iter().all(|id| !heldout.contains(id)));
+}
+
+#[test]
+fn the_resolved_recipe_serialises_and_parses_back() {
+    let (_dir, path) = recipe(FT, &["alpaca.json", "pyrit.json", "hh.jsonl", "generic.jsonl"]);
+    let recipe = load_recipe(&path).expect("load");
+    let text = toml::to_string(&recipe).expect("to toml");
+    let back: Recipe = toml::from_str(&text).expect("parse back");
+    assert_eq!(back, recipe);
+    assert!(Path::new(&back.sources[0].path).is_absolute());
+}
