@@ -36,6 +36,10 @@ pub enum Command {
     /// Datasets: import source files into canonical records, inspect a record file.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Win rates of a candidate's generations against a reference's, judged in both orders
+    /// (`seal judge --candidate ... --reference ... --judge ... --out ...`); or `seal judge
+    /// train`: fit a reward-model judge on preference pairs.
+    Judge(Box<JudgeArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -398,4 +402,83 @@ pub struct SelectArgs {
     /// Seed of the batch order.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct JudgeArgs {
+    #[command(subcommand)]
+    pub command: Option<JudgeCommand>,
+    /// The candidate's generations (JSONL generation records).
+    #[arg(long, required = true)]
+    pub candidate: Option<PathBuf>,
+    /// The reference's generations on the same prompts (e.g. the `full` model's).
+    #[arg(long, required = true)]
+    pub reference: Option<PathBuf>,
+    /// `reward:<dir>` (a LlamaForSequenceClassification folder, e.g. from `seal judge train`)
+    /// or `generative:<dir>` (an instruct model folder).
+    #[arg(long, required = true)]
+    pub judge: Option<String>,
+    /// Output folder: winrates.csv, .json, .md, .svg, .png and verdicts.jsonl.
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Bootstrap resamples over prompts.
+    #[arg(long, default_value_t = 1000)]
+    pub resamples: usize,
+    /// Comparisons per judge call.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JudgeCommand {
+    /// Fit a reward model (Llama backbone + scalar head) on preference pairs with the
+    /// Bradley-Terry loss and save it as a HF LlamaForSequenceClassification folder.
+    Train(JudgeTrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JudgeTrainArgs {
+    /// Preference pairs (JSONL with prompt, chosen, rejected).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// tokenizer.json, or a folder holding it (for a random backbone).
+    #[arg(long, required_unless_present = "backbone")]
+    pub tokenizer: Option<PathBuf>,
+    /// Start from a pretrained causal LM folder instead of random weights.
+    #[arg(long, conflicts_with = "tokenizer")]
+    pub backbone: Option<PathBuf>,
+    /// Output model folder (config.json, model.safetensors, tokenizer.json, train_report.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Hidden size of a random backbone.
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    /// Decoder layers of a random backbone.
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Attention heads of a random backbone.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Passes over the pairs.
+    #[arg(long, default_value_t = 6)]
+    pub epochs: usize,
+    /// Pairs per Adam step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Longest sequence in tokens (longer ones keep their end).
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Keep the last N pairs out of training and report the accuracy on them.
+    #[arg(long, default_value_t = 0)]
+    pub holdout: usize,
+    /// Seed (initial weights, pair order).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }

@@ -4,6 +4,7 @@ mod bench;
 mod data;
 mod finetune;
 mod generate;
+mod judge;
 mod model;
 mod select;
 
@@ -17,5 +18,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Data(cmd) => data::exec(cmd),
         Command::Finetune(args) => finetune::exec(*args),
         Command::Select(args) => select::exec(*args),
+        Command::Judge(args) => judge::exec(*args),
     }
 }

@@ -11,7 +11,7 @@ use seal_models::backend::{Cpu, cpu_device};
 
 pub use generative::{GenerativeJudge, GenerativeSettings};
 pub use reward::{
-    PreferencePair, RewardInit, RewardJudge, RewardModel, RewardTrainReport, RewardTrainSettings,
+    PreferencePair, RewardArch, RewardInit, RewardJudge, RewardModel, RewardTrainReport, RewardTrainSettings,
     pair_accuracy, read_preferences, train_reward_judge,
 };
 

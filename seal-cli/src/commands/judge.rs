@@ -1,0 +1,130 @@
+//! `seal judge`: win rates of a candidate against a reference, and `seal judge train`: fit a
+//! reward-model judge on preference pairs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use seal_eval::{
+    BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings, judge_files,
+    load_judge, pair_accuracy, read_preferences, train_reward_judge, write_reports,
+};
+use seal_models::{AdamSettings, TextTokenizer};
+
+use crate::cli::{JudgeArgs, JudgeCommand, JudgeTrainArgs};
+
+pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
+    if let Some(JudgeCommand::Train(train)) = args.command {
+        return exec_train(train);
+    }
+    // clap requires these without a subcommand.
+    let (Some(candidate), Some(reference), Some(judge), Some(out)) =
+        (args.candidate, args.reference, args.judge, args.out)
+    else {
+        bail!("--candidate, --reference, --judge and --out are required");
+    };
+    let spec: JudgeSpec = judge.parse()?;
+    let mut judge = load_judge(&spec).with_context(|| format!("loading judge {judge}"))?;
+    let settings = JudgeRunSettings {
+        bootstrap: BootstrapSettings {
+            resamples: args.resamples,
+            seed: args.seed,
+            ..BootstrapSettings::default()
+        },
+        batch_size: args.batch_size,
+    };
+    let run = judge_files(&candidate, &reference, judge.as_mut(), &settings)
+        .with_context(|| format!("judging {} against {}", candidate.display(), reference.display()))?;
+    write_reports(&out, &run).with_context(|| format!("writing reports to {}", out.display()))?;
+    print!("{}", seal_eval::report::to_markdown(&run));
+    Ok(())
+}
+
+/// `--tokenizer` names tokenizer.json or the folder holding it; the loader wants the folder.
+fn tokenizer_dir(path: &Path) -> anyhow::Result<PathBuf> {
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    if path.file_name().is_some_and(|n| n == "tokenizer.json") {
+        return Ok(path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    }
+    bail!(
+        "--tokenizer {}: expected tokenizer.json or a folder holding it",
+        path.display()
+    )
+}
+
+fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
+    let pairs = read_preferences(&args.pairs).with_context(|| format!("reading {}", args.pairs.display()))?;
+    if args.holdout >= pairs.len() {
+        bail!(
+            "--holdout {} leaves no training pairs out of {}",
+            args.holdout,
+            pairs.len()
+        );
+    }
+    let (train, held_out) = pairs.split_at(pairs.len() - args.holdout);
+    let init = match (&args.backbone, &args.tokenizer) {
+        (Some(dir), _) => RewardInit::Backbone { dir: dir.clone() },
+        (None, Some(tokenizer)) => {
+            let dir = tokenizer_dir(tokenizer)?;
+            let tok = TextTokenizer::from_dir(&dir)
+                .with_context(|| format!("loading tokenizer {}", dir.display()))?;
+            let arch = RewardArch {
+                hidden_size: args.hidden,
+                num_layers: args.layers,
+                num_heads: args.heads,
+                intermediate_size: 2 * args.hidden,
+                max_positions: args.max_len,
+            };
+            RewardInit::Random {
+                config: Box::new(arch.hf_config(&tok)),
+                tokenizer_dir: dir,
+            }
+        }
+        (None, None) => bail!("--tokenizer or --backbone is required"),
+    };
+    let settings = RewardTrainSettings {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        adam: AdamSettings {
+            lr: args.lr,
+            ..RewardTrainSettings::default().adam
+        },
+        max_len: args.max_len,
+        ..RewardTrainSettings::default()
+    };
+    let (judge, report) =
+        train_reward_judge(train, &init, &settings, args.seed).context("training the reward model")?;
+    let held_out_accuracy = if held_out.is_empty() {
+        None
+    } else {
+        Some(pair_accuracy(&judge, held_out)?)
+    };
+    judge
+        .save(&args.out)
+        .with_context(|| format!("saving the reward model to {}", args.out.display()))?;
+    let summary = serde_json::json!({
+        "pairs": args.pairs,
+        "train_pairs": train.len(),
+        "held_out_pairs": held_out.len(),
+        "held_out_accuracy": held_out_accuracy,
+        "seed": args.seed,
+        "settings": settings,
+        "report": report,
+    });
+    seal_models::io::write_json_atomic(&args.out.join("train_report.json"), &summary)?;
+    println!(
+        "trained on {} pairs; final loss {:.4}, train accuracy {:.3}{}; saved {}",
+        train.len(),
+        report.epoch_losses.last().copied().unwrap_or(f64::NAN),
+        report.epoch_accuracy.last().copied().unwrap_or(f64::NAN),
+        held_out_accuracy.map_or(String::new(), |a| format!(
+            ", held-out accuracy {a:.3} on {}",
+            held_out.len()
+        )),
+        args.out.display()
+    );
+    Ok(())
+}
