@@ -246,6 +246,12 @@ impl<B: Backend> RewardJudge<B> {
         obj.insert("tie_word_embeddings".into(), false.into());
         obj.insert("torch_dtype".into(), "float32".into());
         obj.retain(|_, v| !v.is_null());
+        // transformers warns about null RoPE fields it does not expect for the rope type.
+        for key in ["rope_parameters", "rope_scaling"] {
+            if let Some(serde_json::Value::Object(rope)) = obj.get_mut(key) {
+                rope.retain(|_, v| !v.is_null());
+            }
+        }
         seal_models::io::write_json_atomic(&dir.join("config.json"), &config)?;
 
         for file in ["tokenizer.json", "tokenizer_config.json"] {

@@ -127,3 +127,45 @@ fn a_classifier_with_several_labels_or_no_score_is_rejected() {
     let err = RewardJudge::<Cpu>::load(dir.path(), &cpu_device()).unwrap_err();
     assert!(err.to_string().contains("no score.weight"), "{err}");
 }
+
+#[derive(serde::Deserialize)]
+struct Expected {
+    pairs: Vec<(String, String)>,
+    input_ids: Vec<Vec<u32>>,
+    rewards: Vec<f64>,
+}
+
+/// Absolute tolerance on rewards against transformers (f32, two layers).
+const REWARD_TOL: f64 = 1e-4;
+
+#[test]
+fn hf_sequence_classifier_rewards_match_transformers_and_survive_a_save() {
+    let dir = fixture("tiny-reward");
+    let expected: Expected =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let judge = RewardJudge::<Cpu>::load(&dir, &cpu_device()).unwrap();
+    for ((p, a), ids) in expected.pairs.iter().zip(&expected.input_ids) {
+        let text = seal_eval::judge::reward::reward_text(p, a);
+        assert_eq!(&judge.tokenizer.encode(&text, true).unwrap(), ids, "{text:?}");
+    }
+    let texts: Vec<(&str, &str)> = expected
+        .pairs
+        .iter()
+        .map(|(p, a)| (p.as_str(), a.as_str()))
+        .collect();
+    let check = |judge: &RewardJudge<Cpu>| {
+        let got = judge.rewards(&texts).unwrap();
+        for (g, want) in got.iter().zip(&expected.rewards) {
+            assert!((g - want).abs() < REWARD_TOL, "{got:?} vs {:?}", expected.rewards);
+        }
+    };
+    check(&judge);
+
+    let saved = tempfile::tempdir().unwrap();
+    judge.save(saved.path()).unwrap();
+    check(&RewardJudge::<Cpu>::load(saved.path(), &cpu_device()).unwrap());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"], serde_json::json!({"0": "LABEL_0"}));
+    assert_eq!(config["pad_token_id"], 0);
+}
