@@ -50,6 +50,45 @@ pub enum DataCommand {
     Import(Box<DataImportArgs>),
     /// Counts by source, label, category and split; a token-length histogram with --tokenizer.
     Inspect(DataInspectArgs),
+    /// Template and tokenize a canonical record file into a tokenized Parquet table (`id`,
+    /// `input_ids`, `loss_mask`, `length`, `prompt_len`); over-long rows are dropped and listed
+    /// in OUT with `.dropped.jsonl`.
+    Tokenize(DataTokenizeArgs),
+    /// Build a mixture from a TOML recipe (sources, filters, counts or fractions, labels, dedup,
+    /// seed); writes OUT and a report OUT with `.mix.json`.
+    Mix(DataMixArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataTokenizeArgs {
+    /// A canonical `.parquet` (streamed by row groups) or canonical `.jsonl` file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A folder with tokenizer.json (a model folder, or fixtures/world).
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// `reference` (`Human: {prompt}\nAssistant: `) or `model` (the tokenizer's chat template).
+    #[arg(long, default_value = "reference")]
+    pub template: String,
+    /// Longest row kept, in tokens (prompt + response + eos); longer rows are dropped.
+    #[arg(long, default_value_t = 512)]
+    pub max_len: usize,
+    /// Tokenizer threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Output tokenized table (`.parquet`), written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DataMixArgs {
+    /// The recipe (TOML); paths in it are relative to the recipe's folder.
+    #[arg(long)]
+    pub recipe: PathBuf,
+    /// Output file: `.parquet`, or `.jsonl` for canonical JSON Lines. Written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -187,6 +226,27 @@ pub enum BenchCommand {
     /// Step time and peak memory of SFT, Algorithm 2 and Algorithm 1 of the selector loop,
     /// each mode in its own process.
     Select(BenchSelectArgs),
+    /// Rows/s and peak RSS of streaming import and tokenization of a generated JSONL file.
+    Data(BenchDataArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchDataArgs {
+    /// Rows of the generated Alpaca-format JSONL file.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: usize,
+    /// Records per streamed chunk.
+    #[arg(long, default_value_t = 65_536)]
+    pub chunk: usize,
+    /// Tokenizer folder (default: the fixture world's tokenizer).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Keep the generated files in this folder (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -45,6 +45,7 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Select(args) => return select(args),
+        BenchCommand::Data(args) => return super::data::bench(args),
         BenchCommand::Generate(args) => {
             let model = match (&args.model, &args.config) {
                 (Some(dir), _) => {

@@ -1,18 +1,22 @@
-//! `seal data`: import source files into canonical records, inspect a record file.
+//! `seal data`: import source files into canonical records, inspect a record file, tokenize
+//! records into a training table, build a mixture from a recipe.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use seal_data::{FieldMapping, Format, HhSide, ImportOptions, Label};
+use seal_data::{FieldMapping, Format, HhSide, ImportOptions, Label, TokenizeOptions};
+use seal_models::backend::peak_rss_bytes;
 use seal_models::{ChatTemplate, TextTokenizer};
 
-use crate::cli::{DataCommand, DataImportArgs, DataInspectArgs};
+use crate::cli::{DataCommand, DataImportArgs, DataInspectArgs, DataMixArgs, DataTokenizeArgs};
 
 pub fn exec(command: DataCommand) -> anyhow::Result<()> {
     match command {
         DataCommand::Import(args) => import(*args),
         DataCommand::Inspect(args) => inspect(args),
+        DataCommand::Tokenize(args) => tokenize(args),
+        DataCommand::Mix(args) => mix(args),
     }
 }
 
@@ -23,16 +27,7 @@ fn import(args: DataImportArgs) -> anyhow::Result<()> {
     if imported.examples.is_empty() {
         bail!("no records left to write to {}", args.out.display());
     }
-    let is_jsonl = args
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
-    if is_jsonl {
-        seal_data::write_jsonl(&args.out, &imported.examples)
-    } else {
-        seal_data::write_parquet(&args.out, &imported.examples)
-    }
-    .with_context(|| format!("writing {}", args.out.display()))?;
+    write_records(&args.out, &imported.examples)?;
     let seconds = start.elapsed().as_secs_f64();
     for (path, format) in &imported.formats {
         tracing::info!("{}: {format}", path.display());
@@ -112,13 +107,7 @@ fn inspect(args: DataInspectArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.tokenizer {
         let tokenizer =
             TextTokenizer::from_dir(dir).with_context(|| format!("loading tokenizer {}", dir.display()))?;
-        let template = if args.chat {
-            tokenizer
-                .model_template()
-                .with_context(|| format!("chat template of {}", dir.display()))?
-        } else {
-            ChatTemplate::Reference
-        };
+        let template = template(&tokenizer, if args.chat { "model" } else { "reference" }, dir)?;
         let lengths = seal_data::token_lengths(&examples, &tokenizer, &template)
             .with_context(|| format!("tokenizing {}", args.file.display()))?;
         let max = lengths.iter().max().copied().unwrap_or(0);
@@ -136,4 +125,270 @@ fn print_counts(what: &str, counts: &BTreeMap<String, usize>) {
     for (key, n) in counts {
         println!("  {n:>7}  {key}");
     }
+}
+
+/// Records per chunk when tokenizing a file: a few row groups' worth, so a large table streams.
+const TOKENIZE_CHUNK: usize = 16_384;
+
+fn tokenize(args: DataTokenizeArgs) -> anyhow::Result<()> {
+    let tokenizer = TextTokenizer::from_dir(&args.tokenizer)
+        .with_context(|| format!("loading tokenizer {}", args.tokenizer.display()))?;
+    let template = template(&tokenizer, &args.template, &args.tokenizer)?;
+    let options = TokenizeOptions {
+        template,
+        max_len: args.max_len,
+        threads: args.threads,
+    };
+    let start = Instant::now();
+    let report = seal_data::tokenize_file(&args.data, &tokenizer, &options, &args.out, TOKENIZE_CHUNK)
+        .with_context(|| format!("tokenizing {} into {}", args.data.display(), args.out.display()))?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "tokenized {} of {} records into {} ({} tokens, {:.0} rows/s)",
+        report.kept,
+        report.records,
+        args.out.display(),
+        report.tokens,
+        report.records as f64 / seconds.max(1e-9)
+    );
+    println!(
+        "dropped {} records (ids and reasons in {})",
+        report.dropped.len(),
+        seal_data::dropped_path(&args.out).display()
+    );
+    Ok(())
+}
+
+/// `reference` or `model` (the tokenizer folder's own chat template).
+fn template(tokenizer: &TextTokenizer, name: &str, dir: &std::path::Path) -> anyhow::Result<ChatTemplate> {
+    match name {
+        "reference" => Ok(ChatTemplate::Reference),
+        "model" => tokenizer
+            .model_template()
+            .with_context(|| format!("chat template of {}", dir.display())),
+        other => bail!("--template: expected reference or model, got `{other}`"),
+    }
+}
+
+fn mix(args: DataMixArgs) -> anyhow::Result<()> {
+    let mixture = seal_data::mix(&args.recipe)?;
+    write_records(&args.out, &mixture.examples)?;
+    let report_path = seal_data::mix_report_path(&args.out);
+    seal_data::write_mix_report(&report_path, &mixture.report)
+        .with_context(|| format!("writing {}", report_path.display()))?;
+    let report = &mixture.report;
+    println!(
+        "mixed {} records from {} source(s) into {} (seed {}; report {})",
+        report.total,
+        report.sources.len(),
+        args.out.display(),
+        report.seed,
+        report_path.display()
+    );
+    for s in &report.sources {
+        println!(
+            "  {:<28} {:>7} imported {:>7} passed filters {:>7} taken",
+            s.name, s.imported, s.passed_filters, s.taken
+        );
+    }
+    print_counts("label", &report.by_label);
+    if !report.duplicates.is_empty() {
+        println!(
+            "removed {} duplicates (listed in the report)",
+            report.duplicates.len()
+        );
+    }
+    Ok(())
+}
+
+/// Writes records as canonical `.jsonl` (by extension) or Parquet, atomically.
+fn write_records(out: &std::path::Path, examples: &[seal_data::Example]) -> anyhow::Result<()> {
+    let is_jsonl = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
+    if is_jsonl {
+        seal_data::write_jsonl(out, examples)
+    } else {
+        seal_data::write_parquet(out, examples)
+    }
+    .with_context(|| format!("writing {}", out.display()))
+}
+
+/// `seal bench data`: generate an Alpaca-format JSONL file of `--rows` rows, import it
+/// streamed (chunked reads, Parquet row groups) and tokenize the result streamed, reporting
+/// rows/s and the peak RSS of each phase.
+pub fn bench(args: crate::cli::BenchDataArgs) -> anyhow::Result<()> {
+    let tmp;
+    let dir = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary folder")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let tokenizer_dir = args.tokenizer.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/world"))
+    });
+    let tokenizer = TextTokenizer::from_dir(&tokenizer_dir)
+        .with_context(|| format!("loading tokenizer {}", tokenizer_dir.display()))?;
+    let jsonl = dir.join("bench.jsonl");
+    let records = dir.join("bench.parquet");
+    let tokens = dir.join("bench.tokens.parquet");
+
+    let start = Instant::now();
+    let bytes = write_synthetic_alpaca(&jsonl, args.rows)?;
+    let generate_s = start.elapsed().as_secs_f64();
+
+    let peak_reset = reset_peak_rss();
+    let start = Instant::now();
+    let mut writer = seal_data::ExampleWriter::create(&records)?;
+    let report = seal_data::import_jsonl_chunks(&jsonl, &ImportOptions::default(), args.chunk, |chunk| {
+        writer.write(&chunk)
+    })
+    .with_context(|| format!("importing {}", jsonl.display()))?;
+    let imported = writer.finish()?;
+    let import_s = start.elapsed().as_secs_f64();
+    let import_peak = peak_rss_bytes();
+
+    reset_peak_rss();
+    let options = TokenizeOptions {
+        template: ChatTemplate::Reference,
+        max_len: 512,
+        threads: 0,
+    };
+    let start = Instant::now();
+    let tokenized = seal_data::tokenize_file(&records, &tokenizer, &options, &tokens, args.chunk)
+        .with_context(|| format!("tokenizing {}", records.display()))?;
+    let tokenize_s = start.elapsed().as_secs_f64();
+    let tokenize_peak = peak_rss_bytes();
+    if report.records != args.rows || imported != args.rows || tokenized.records != args.rows {
+        bail!(
+            "row counts disagree: generated {}, imported {}, written {imported}, tokenized {}",
+            args.rows,
+            report.records,
+            tokenized.records
+        );
+    }
+
+    let per_s = |n: usize, s: f64| n as f64 / s.max(1e-9);
+    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / f64::from(1 << 20));
+    if args.json {
+        let out = serde_json::json!({
+            "rows": args.rows,
+            "chunk": args.chunk,
+            "jsonl_bytes": bytes,
+            "generate_s": generate_s,
+            "import_s": import_s,
+            "import_rows_per_s": per_s(args.rows, import_s),
+            "import_peak_rss_bytes": import_peak,
+            "tokenize_s": tokenize_s,
+            "tokenize_rows_per_s": per_s(args.rows, tokenize_s),
+            "tokens": tokenized.tokens,
+            "tokens_per_s": per_s(tokenized.tokens, tokenize_s),
+            "tokenize_peak_rss_bytes": tokenize_peak,
+            "dropped": tokenized.dropped.len(),
+            "peak_rss_per_phase": peak_reset,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{} rows ({:.0} MiB of JSONL, chunks of {}):",
+            args.rows,
+            bytes as f64 / f64::from(1 << 20),
+            args.chunk
+        );
+        println!(
+            "  import   {:>8.2} s  {:>10.0} rows/s  peak RSS {:.0} MiB",
+            import_s,
+            per_s(args.rows, import_s),
+            mib(import_peak)
+        );
+        println!(
+            "  tokenize {:>8.2} s  {:>10.0} rows/s  {:.0} tokens/s  peak RSS {:.0} MiB",
+            tokenize_s,
+            per_s(args.rows, tokenize_s),
+            per_s(tokenized.tokens, tokenize_s),
+            mib(tokenize_peak)
+        );
+        if !peak_reset {
+            println!(
+                "  (peak RSS could not be reset between phases: the tokenize figure is the process peak)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux `clear_refs` 5), so the next
+/// [`peak_rss_bytes`] is the peak of one phase; `false` where that is not possible.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Writes `rows` Alpaca-format JSON lines of made-up text (deterministic; every row distinct)
+/// and returns the file's size in bytes.
+fn write_synthetic_alpaca(path: &std::path::Path, rows: usize) -> anyhow::Result<u64> {
+    use std::io::Write;
+    const WORDS: [&str; 32] = [
+        "the",
+        "river",
+        "quick",
+        "model",
+        "answer",
+        "green",
+        "number",
+        "explain",
+        "city",
+        "seven",
+        "light",
+        "write",
+        "short",
+        "story",
+        "about",
+        "a",
+        "garden",
+        "list",
+        "three",
+        "ways",
+        "to",
+        "save",
+        "energy",
+        "why",
+        "is",
+        "sky",
+        "blue",
+        "summarise",
+        "this",
+        "paragraph",
+        "and",
+        "translate",
+    ];
+    // splitmix64: a fixed generator, so the benchmark input never changes between releases.
+    let mut state = 0x5EA1_u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut words = |n: usize| -> String {
+        (0..n)
+            .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    for i in 0..rows {
+        let line = serde_json::json!({
+            "instruction": format!("Task {i}: {}", words(12)),
+            "input": if i % 3 == 0 { words(8) } else { String::new() },
+            "output": words(40),
+        });
+        writeln!(w, "{line}").with_context(|| format!("writing {}", path.display()))?;
+    }
+    w.flush().with_context(|| format!("writing {}", path.display()))?;
+    Ok(std::fs::metadata(path)?.len())
 }

@@ -100,3 +100,117 @@ fn data_import_rejects_unknown_formats_and_labels() {
     assert!(stderr(&o).contains("unknown label `maybe`"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+#[test]
+fn data_tokenize_writes_a_table_and_a_dropped_sidecar() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = dir.path().join("ft.parquet");
+    let world = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/world");
+    let o = seal(&[
+        "data",
+        "import",
+        world.join("ft.jsonl").to_str().expect("utf-8 path"),
+        "--out",
+        records.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("ft.tokens.parquet");
+    let tokenize = |extra: &[&str], out: &std::path::Path| {
+        let mut args = vec![
+            "data",
+            "tokenize",
+            "--data",
+            records.to_str().expect("utf-8 path"),
+            "--tokenizer",
+            world.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        seal(&args)
+    };
+    let run = |max_len: &str| tokenize(&["--max-len", max_len], &out);
+    let o = run("4096");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("tokenized 800 of 800 records"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("dropped 0 records"), "{}", stdout(&o));
+    // A limit of 24 tokens drops some world rows, but not all of them.
+    let o = run("24");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let kept: usize = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("kept count");
+    assert!(kept > 0 && kept < 800, "{text}");
+    let sidecar = std::fs::read_to_string(dir.path().join("ft.tokens.dropped.jsonl")).expect("sidecar");
+    assert_eq!(sidecar.lines().count(), 800 - kept);
+    assert!(
+        text.contains(&format!("dropped {} records", 800 - kept)),
+        "{text}"
+    );
+    let o = tokenize(&["--template", "fancy"], &dir.path().join("x.parquet"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--template"), "{}", stderr(&o));
+    assert!(!dir.path().join("x.parquet").exists());
+}
+
+#[test]
+fn data_mix_writes_the_mixture_and_its_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recipe = dir.path().join("r.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "seed = 2\nset_split = \"train\"\n\
+             [[source]]\npath = \"{}\"\nlabel = \"benign\"\n\
+             [[source]]\nname = \"pyrit\"\npath = \"{}\"\nlabel = \"harmful\"\n[source.filter]\nlabel = \"harmful\"\n",
+            sample("alpaca.json"),
+            sample("pyrit.json")
+        ),
+    )
+    .expect("write recipe");
+    let mix = |out: &std::path::Path| {
+        seal(&[
+            "data",
+            "mix",
+            "--recipe",
+            recipe.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+    };
+    let out = dir.path().join("mix.parquet");
+    let o = mix(&out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mixed 5 records from 2 source(s)"),
+        "{}",
+        stdout(&o)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("mix.mix.json")).expect("report"))
+            .expect("json report");
+    assert_eq!(report["by_label"]["benign"], 3);
+    assert_eq!(report["by_label"]["harmful"], 2);
+    assert_eq!(report["seed"], 2);
+    assert_eq!(report["recipe"]["source"][1]["name"], "pyrit");
+    let o = seal(&["data", "inspect", out.to_str().expect("utf-8 path")]);
+    assert!(stdout(&o).contains("5 records"), "{}", stdout(&o));
+
+    std::fs::write(&recipe, "[[source]]\npath = \"missing.json\"\n").expect("write");
+    let bad_out = dir.path().join("bad.parquet");
+    let o = mix(&bad_out);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("r.toml") && stderr(&o).contains("missing.json"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!bad_out.exists());
+}

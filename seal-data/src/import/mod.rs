@@ -23,6 +23,7 @@ use crate::error::{DataError, Position, Result};
 use crate::io::is_parquet;
 use crate::record::{Example, Label, content_id};
 use seal_core::ExampleId;
+use sha2::{Digest, Sha256};
 
 pub use formats::pyrit_verdict;
 
@@ -252,26 +253,62 @@ pub fn import_files(paths: &[PathBuf], options: &ImportOptions) -> Result<Import
 }
 
 /// Hands out ids and remembers where each was first seen.
+///
+/// Ids are kept as 128-bit hashes with a file index and position (40 bytes each) rather than
+/// as strings with a `file:line` label, so that a streamed import of millions of rows holds
+/// little more than the ids' hashes.
 #[derive(Default)]
 struct IdBook {
-    first_seen: HashMap<ExampleId, String>,
-    /// How often each content hash has been seen, for the `#n` suffix of exact repeats.
-    repeats: HashMap<ExampleId, usize>,
+    files: Vec<PathBuf>,
+    first_seen: HashMap<u128, (usize, Position)>,
+    /// How often each repeated content hash has been seen, for the `#n` suffix of exact repeats.
+    repeats: HashMap<u128, usize>,
+}
+
+impl IdBook {
+    fn key(id: &ExampleId) -> u128 {
+        let digest = Sha256::digest(id.as_str().as_bytes());
+        u128::from_be_bytes(digest[..16].try_into().expect("a SHA-256 digest has 32 bytes"))
+    }
+
+    /// The id of a record: the source's own, else the content hash, `#n`-suffixed when the same
+    /// content was admitted before.
+    fn assign(&mut self, given: Option<String>, draft: &formats::Draft) -> ExampleId {
+        if let Some(id) = given {
+            return ExampleId(id);
+        }
+        let hash = content_id(&draft.prompt, draft.response.as_deref());
+        let key = Self::key(&hash);
+        if !self.first_seen.contains_key(&key) {
+            return hash;
+        }
+        let seen = self.repeats.entry(key).or_insert(1);
+        *seen += 1;
+        ExampleId(format!("{hash}#{seen}"))
+    }
+
+    /// Records `id` as seen at `path:pos`; `Err` with the first sighting if it was seen before.
+    fn see(&mut self, id: &ExampleId, path: &Path, pos: Position) -> std::result::Result<(), String> {
+        let key = Self::key(id);
+        if let Some((file, first)) = self.first_seen.get(&key) {
+            return Err(format!("{}:{first}", self.files[*file].display()));
+        }
+        if self.files.last().is_none_or(|f| f != path) {
+            self.files.push(path.to_path_buf());
+        }
+        self.first_seen.insert(key, (self.files.len() - 1, pos));
+        Ok(())
+    }
 }
 
 fn import_one(path: &Path, options: &ImportOptions, ids: &mut IdBook, out: &mut Imported) -> Result<Format> {
     if is_parquet(path) {
         for (row, mut example) in crate::io::read_parquet(path)?.into_iter().enumerate() {
             override_fields(&mut example, options);
-            admit(
-                path,
-                Position::Record(row + 1),
-                example,
-                String::new(),
-                options,
-                ids,
-                out,
-            )?;
+            let pos = Position::Record(row + 1);
+            if let Some(example) = admit(path, pos, example, String::new(), options, ids, &mut out.rejects)? {
+                out.examples.push(example);
+            }
         }
         return Ok(Format::Canonical);
     }
@@ -322,51 +359,198 @@ fn import_one(path: &Path, options: &ImportOptions, ids: &mut IdBook, out: &mut 
     });
     for row in items.drain(..) {
         while let Some(b) = bad.next_if(|b| position_key(b.pos) < position_key(row.pos)) {
-            reject_or_fail(path, b.pos, b.error, b.raw, options, out)?;
+            reject_or_fail(path, b.pos, b.error, b.raw, options, &mut out.rejects)?;
         }
-        let draft = match formats::read_row(format, &row, options) {
-            Ok(d) => d,
-            Err(p) => {
-                let error = DataError::Field {
+        if let Some(example) = accept_row(path, format, row, options, ids, &default_source, &mut out.rejects)?
+        {
+            out.examples.push(example);
+        }
+    }
+    for b in bad {
+        reject_or_fail(path, b.pos, b.error, b.raw, options, &mut out.rejects)?;
+    }
+    Ok(format)
+}
+
+/// One parsed row to an admitted record: read by its format, given its id, overridden by the
+/// options, checked for a repeated id. `None` when the row went to `rejects`.
+fn accept_row(
+    path: &Path,
+    format: Format,
+    row: rows::Row,
+    options: &ImportOptions,
+    ids: &mut IdBook,
+    default_source: &str,
+    rejects: &mut Vec<Reject>,
+) -> Result<Option<Example>> {
+    let draft = match formats::read_row(format, &row, options) {
+        Ok(d) => d,
+        Err(p) => {
+            let error = DataError::Field {
+                path: path.to_path_buf(),
+                pos: row.pos,
+                field: p.field,
+                problem: p.problem,
+            };
+            reject_or_fail(path, row.pos, error, row.raw, options, rejects)?;
+            return Ok(None);
+        }
+    };
+    let id = ids.assign(draft.id.clone(), &draft);
+    let mut example = Example {
+        id,
+        source: draft.source.unwrap_or_else(|| default_source.to_string()),
+        prompt: draft.prompt,
+        response: draft.response,
+        label: draft.label,
+        category: draft.category,
+        split: draft.split,
+        novel: draft.novel,
+    };
+    override_fields(&mut example, options);
+    admit(path, row.pos, example, row.raw, options, ids, rejects)
+}
+
+/// What [`import_jsonl_chunks`] did.
+#[derive(Debug, Clone)]
+pub struct StreamReport {
+    /// Records handed out.
+    pub records: usize,
+    /// Rows left out (only with [`ImportOptions::skip_invalid`]).
+    pub rejects: Vec<Reject>,
+    /// The format used (`None` when no row could be parsed to detect it).
+    pub format: Option<Format>,
+}
+
+/// Imports a JSON Lines file without holding it: lines are read one at a time and the records
+/// handed to `each` in chunks of `chunk_rows`, in file order. Memory is the chunk plus the id
+/// book (about 40 bytes per record, to keep ids unique), whatever the file size.
+///
+/// The format is detected from the first record unless [`ImportOptions::format`] is set;
+/// document formats (CatQA, SafeInstr evaluation) and CSV need [`import_file`].
+///
+/// # Errors
+/// As [`import_files`], with [`DataError::NonUtf8`] naming the line of the first bad byte, and
+/// [`DataError::UnknownFormat`] for a file that is not JSON Lines; or the first error `each`
+/// returns.
+pub fn import_jsonl_chunks(
+    path: &Path,
+    options: &ImportOptions,
+    chunk_rows: usize,
+    mut each: impl FnMut(Vec<Example>) -> Result<()>,
+) -> Result<StreamReport> {
+    use std::io::BufRead;
+    let read_err = |source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let is_jsonl = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
+    if !is_jsonl {
+        return Err(DataError::UnknownFormat {
+            path: path.to_path_buf(),
+            reason: "a streamed import reads JSON Lines (.jsonl / .ndjson)".to_string(),
+        });
+    }
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(read_err)?);
+    let default_source = options.source.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let mut ids = IdBook::default();
+    let mut rejects = Vec::new();
+    let mut format = options.format;
+    let chunk_rows = chunk_rows.max(1);
+    let mut chunk = Vec::with_capacity(chunk_rows);
+    let mut records = 0;
+    let (mut line, mut byte) = (0usize, 0usize);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let text = std::str::from_utf8(&buf).map_err(|e| DataError::NonUtf8 {
+            path: path.to_path_buf(),
+            line,
+            byte: byte + e.valid_up_to(),
+        })?;
+        byte += n;
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let pos = Position::Line(line);
+        let value = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let error = DataError::Json {
                     path: path.to_path_buf(),
-                    pos: row.pos,
-                    field: p.field,
-                    problem: p.problem,
+                    pos,
+                    message: e.to_string(),
                 };
-                reject_or_fail(path, row.pos, error, row.raw, options, out)?;
+                reject_or_fail(path, pos, error, text.to_string(), options, &mut rejects)?;
                 continue;
             }
         };
-        let id = match draft.id {
-            Some(id) => ExampleId(id),
+        let row = rows::Row {
+            pos,
+            value,
+            raw: text.to_string(),
+        };
+        let row_format = match format {
+            Some(f) => f,
             None => {
-                let hash = content_id(&draft.prompt, draft.response.as_deref());
-                let seen = ids.repeats.entry(hash.clone()).or_insert(0);
-                *seen += 1;
-                if *seen == 1 {
-                    hash
-                } else {
-                    ExampleId(format!("{hash}#{seen}"))
-                }
+                let probe = rows::Parsed {
+                    rows: vec![row.clone()],
+                    bad: Vec::new(),
+                    document: None,
+                    headers: Vec::new(),
+                };
+                *format.insert(rows::detect(path, &probe, rows::Container::Jsonl)?)
             }
         };
-        let mut example = Example {
-            id,
-            source: draft.source.unwrap_or_else(|| default_source.clone()),
-            prompt: draft.prompt,
-            response: draft.response,
-            label: draft.label,
-            category: draft.category,
-            split: draft.split,
-            novel: draft.novel,
-        };
-        override_fields(&mut example, options);
-        admit(path, row.pos, example, row.raw, options, ids, out)?;
+        if matches!(row_format, Format::CatQa | Format::SafeInstrEval) {
+            return Err(DataError::UnknownFormat {
+                path: path.to_path_buf(),
+                reason: format!("format {row_format} is one json document, not json lines"),
+            });
+        }
+        if let Some(example) = accept_row(
+            path,
+            row_format,
+            row,
+            options,
+            &mut ids,
+            &default_source,
+            &mut rejects,
+        )? {
+            chunk.push(example);
+            if chunk.len() >= chunk_rows {
+                records += chunk.len();
+                each(std::mem::take(&mut chunk))?;
+            }
+        }
     }
-    for b in bad {
-        reject_or_fail(path, b.pos, b.error, b.raw, options, out)?;
+    if records + chunk.len() == 0 && rejects.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    Ok(format)
+    records += chunk.len();
+    if !chunk.is_empty() {
+        each(chunk)?;
+    }
+    Ok(StreamReport {
+        records,
+        rejects,
+        format,
+    })
 }
 
 fn position_key(pos: Position) -> usize {
@@ -384,6 +568,8 @@ fn override_fields(example: &mut Example, options: &ImportOptions) {
     }
 }
 
+/// Checks `example`'s id is new: `Some(example)` if so; else the duplicate-id error, or
+/// `None` with the row among the rejects under `skip_invalid`.
 fn admit(
     path: &Path,
     pos: Position,
@@ -391,21 +577,19 @@ fn admit(
     raw: String,
     options: &ImportOptions,
     ids: &mut IdBook,
-    out: &mut Imported,
-) -> Result<()> {
-    if let Some(first) = ids.first_seen.get(&example.id) {
+    rejects: &mut Vec<Reject>,
+) -> Result<Option<Example>> {
+    if let Err(first) = ids.see(&example.id, path, pos) {
         let error = DataError::DuplicateId {
             path: path.to_path_buf(),
             pos,
-            id: example.id.clone(),
-            first: first.clone(),
+            id: example.id,
+            first,
         };
-        return reject_or_fail(path, pos, error, raw, options, out);
+        reject_or_fail(path, pos, error, raw, options, rejects)?;
+        return Ok(None);
     }
-    ids.first_seen
-        .insert(example.id.clone(), format!("{}:{pos}", path.display()));
-    out.examples.push(example);
-    Ok(())
+    Ok(Some(example))
 }
 
 fn reject_or_fail(
@@ -414,12 +598,12 @@ fn reject_or_fail(
     error: DataError,
     raw: String,
     options: &ImportOptions,
-    out: &mut Imported,
+    rejects: &mut Vec<Reject>,
 ) -> Result<()> {
     if !options.skip_invalid {
         return Err(error);
     }
-    out.rejects.push(Reject {
+    rejects.push(Reject {
         file: path.to_path_buf(),
         position: pos,
         reason: error.to_string(),

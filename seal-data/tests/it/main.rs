@@ -7,6 +7,7 @@ mod mix;
 mod ops;
 mod parquet;
 mod real;
+mod stream;
 mod tokenized;
 
 use std::path::{Path, PathBuf};
