@@ -7,6 +7,7 @@ mod mix;
 mod ops;
 mod parquet;
 mod real;
+mod recipes;
 mod stream;
 mod tokenized;
 

@@ -1,0 +1,133 @@
+//! The committed real-data recipes (`recipes/` at the repository root) run over
+//! `../shared/data` when it is present, with counts checked against each PROVENANCE.md.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use seal_data::{DedupBy, Label, Mixture, mix};
+
+/// Runs `recipes/<name>.toml`, or prints why not and returns `None`.
+fn run(name: &str) -> Option<Mixture> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shared = root.join("../shared/data");
+    if !shared.is_dir() {
+        eprintln!("skipping recipe {name}: {} is not here", shared.display());
+        return None;
+    }
+    let path: PathBuf = root.join("recipes").join(format!("{name}.toml"));
+    Some(mix(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+fn source<'a>(m: &'a Mixture, name: &str) -> &'a seal_data::SourceReport {
+    m.report
+        .sources
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no source {name}"))
+}
+
+fn count(m: &Mixture, label: Label) -> usize {
+    m.examples.iter().filter(|e| e.label == label).count()
+}
+
+fn ids_of(m: &Mixture, source: &str) -> HashSet<String> {
+    m.examples
+        .iter()
+        .filter(|e| e.source == source)
+        .map(|e| e.id.as_str().to_string())
+        .collect()
+}
+
+#[test]
+fn real_safe_is_all_of_safeinstr_training() {
+    let Some(m) = run("real-safe") else { return };
+    // PROVENANCE: 2,483 objects.
+    assert_eq!(m.examples.len(), 2483);
+    assert_eq!(count(&m, Label::Harmful), 2483);
+    assert!(
+        m.examples
+            .iter()
+            .all(|e| e.response.is_some() && e.split.as_deref() == Some("train"))
+    );
+}
+
+#[test]
+fn real_ft_is_alpaca_train_plus_the_200_harmful_pyrit_pairs() {
+    let (Some(ft), Some(general)) = (run("real-ft"), run("real-eval-general")) else {
+        return;
+    };
+    // PROVENANCE: 200 of the 286 shared PyRIT pairs have a "Harmful" verdict.
+    let pyrit = source(&ft, "pyrit-harmful");
+    assert_eq!((pyrit.imported, pyrit.taken), (286, 200));
+    // PROVENANCE: 999 Alpaca rows, cut into a train and a held-out side by one hash split.
+    let train = source(&ft, "alpaca-gpt4-demo");
+    let heldout = source(&general, "alpaca-heldout");
+    assert_eq!((train.imported, heldout.imported), (999, 999));
+    assert_eq!(train.taken + heldout.taken, 999);
+    assert!(heldout.taken > 50 && heldout.taken < 150, "about 10% held out");
+    let train_ids = ids_of(&ft, "alpaca-gpt4-demo");
+    assert!(ids_of(&general, "alpaca-heldout").is_disjoint(&train_ids));
+    // Dedup removes only exact repeats of Alpaca rows (the importer's `#n` ids).
+    assert!(
+        ft.report.duplicates.iter().all(|d| d.by == DedupBy::Content
+            && d.source == "alpaca-gpt4-demo"
+            && d.id.as_str().contains('#'))
+    );
+    assert_eq!(ft.examples.len(), train.taken + 200 - ft.report.duplicates.len());
+    assert_eq!(count(&ft, Label::Harmful), 200);
+    assert_eq!(count(&ft, Label::Benign), ft.examples.len() - 200);
+    // PROVENANCE: MT-Bench has 51 shared questions.
+    assert_eq!(source(&general, "mt-bench").taken, 51);
+    assert_eq!(count(&general, Label::Benign), general.examples.len());
+}
+
+#[test]
+fn real_ft_hh_and_real_eval_helpful_split_hh_by_prompt() {
+    let (Some(ft), Some(helpful)) = (run("real-ft-hh"), run("real-eval-helpful")) else {
+        return;
+    };
+    let trained = source(&ft, "hh-rejected");
+    let evaluated = source(&helpful, "hh-rlhf");
+    // PROVENANCE: 1,604 shared dialogues, every one on exactly one side.
+    assert_eq!((trained.imported, evaluated.imported), (1604, 1604));
+    assert_eq!(trained.taken + evaluated.taken, 1604);
+    let first_prompt = |m: &Mixture, name: &str| -> HashSet<String> {
+        m.examples
+            .iter()
+            .filter(|e| e.source == name)
+            .map(seal_data::normalized_prompt)
+            .collect()
+    };
+    assert!(first_prompt(&ft, "hh-rejected").is_disjoint(&first_prompt(&helpful, "hh-rlhf")));
+    assert_eq!(count(&ft, Label::Harmful), 200);
+}
+
+#[test]
+fn real_eval_harmful_drops_the_18_advbench_copies_in_strongreject() {
+    let Some(m) = run("real-eval-harmful") else { return };
+    // PROVENANCE: 385 CatQA, 369 AdvBench, 212 StrongREJECT questions in shared/.
+    let taken: Vec<usize> = ["catqa", "advbench", "strongreject"]
+        .iter()
+        .map(|s| source(&m, s).taken)
+        .collect();
+    assert_eq!(taken, [385, 369, 212]);
+    // PROVENANCE: 18 StrongREJECT prompts are AdvBench goals (same text, so the same id).
+    let copies = m
+        .report
+        .duplicates
+        .iter()
+        .filter(|d| d.source == "strongreject" && d.by == DedupBy::Id)
+        .count();
+    assert_eq!(copies, 18);
+    assert_eq!(m.examples.len(), 385 + 369 + 212 - m.report.duplicates.len());
+    assert_eq!(count(&m, Label::Harmful), m.examples.len());
+    assert!(m.examples.iter().all(|e| e.response.is_none()));
+}
+
+#[test]
+fn real_eval_xstest_has_the_safe_and_unsafe_counts() {
+    let Some(m) = run("real-eval-xstest") else { return };
+    // PROVENANCE: 317 shared prompts, 182 safe and 135 unsafe.
+    assert_eq!(m.examples.len(), 317);
+    assert_eq!((count(&m, Label::Benign), count(&m, Label::Harmful)), (182, 135));
+}
