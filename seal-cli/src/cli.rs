@@ -28,6 +28,12 @@ pub enum Command {
     /// Throughput benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the default ablation plan on the embedded fixture world (tiny Llama, CPU):
+    /// Algorithm 1 vs 2, the penalty schedules and the baselines, into a report.
+    Demo(DemoArgs),
+    /// Run an ablation plan (TOML): select -> fine-tune -> generate -> judge per run, cached
+    /// and resumable, into report.md, results.csv, results.json and plots.
+    Ablate(AblateArgs),
     /// Train the SEAL data selector (bilevel, Algorithm 1 or 2) and score every fine-tuning
     /// example.
     Select(Box<SelectArgs>),
@@ -154,8 +160,21 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Prompt text (repeat for a batch).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "prompts")]
     pub prompt: Vec<String>,
+    /// An evaluation prompt set instead: canonical records (.parquet or .jsonl); answers go to
+    /// --out as generation records (prompt id, set, category, model, seed, settings, output).
+    #[arg(long, conflicts_with = "prompt", requires = "out")]
+    pub prompts: Option<PathBuf>,
+    /// Set name recorded with each answer (default: the prompt file's stem).
+    #[arg(long, requires = "prompts")]
+    pub set: Option<String>,
+    /// Output generations file (JSONL) for --prompts.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Prompts per batch for --prompts.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
     /// Wrap the prompt in the model's own chat template (else the SEAL reference template
     /// `Human: {prompt}\nAssistant: `).
     #[arg(long)]
@@ -317,7 +336,7 @@ pub struct BenchGenerateArgs {
 #[derive(Args, Debug)]
 pub struct FinetuneArgs {
     /// Starting model: a Hugging Face folder ...
-    #[arg(long, required_unless_present = "init_config", conflicts_with = "init_config")]
+    #[arg(long, required_unless_present_any = ["init_config", "spec"], conflicts_with = "init_config")]
     pub model: Option<PathBuf>,
     /// ... or a config.json to train from random weights (needs --tokenizer).
     #[arg(long, requires = "tokenizer")]
@@ -329,8 +348,11 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 0.02)]
     pub init_std: f64,
     /// D_ft: canonical records (.parquet or .jsonl).
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "spec")]
+    pub data: Option<PathBuf>,
+    /// A resolved spec (the `finetune.json` of a run folder) instead of the flags.
+    #[arg(long, hide = true)]
+    pub spec: Option<PathBuf>,
     /// D_safe (safety demonstrations), for dsir, safeinstr and seal+safeinstr.
     #[arg(long)]
     pub safe: Option<PathBuf>,
@@ -393,14 +415,18 @@ pub struct FinetuneArgs {
 #[derive(Args, Debug)]
 pub struct SelectArgs {
     /// The aligned model: a Hugging Face folder.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required_unless_present = "spec")]
+    pub model: Option<PathBuf>,
     /// D_safe: canonical records (.parquet or .jsonl), the upper level.
-    #[arg(long)]
-    pub safe: PathBuf,
+    #[arg(long, required_unless_present = "spec")]
+    pub safe: Option<PathBuf>,
     /// D_ft: canonical records, one selector logit each.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "spec")]
+    pub data: Option<PathBuf>,
+    /// A resolved spec (the `select.json` of a run folder) instead of the flags; the ablation
+    /// runner starts each selector stage this way, in a process of its own.
+    #[arg(long, hide = true)]
+    pub spec: Option<PathBuf>,
     /// Output run folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -541,4 +567,31 @@ pub struct JudgeTrainArgs {
     /// Seed (initial weights, pair order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output run folder.
+    #[arg(long, default_value = "seal-demo")]
+    pub out: PathBuf,
+    /// A small slice of the plan (one epoch each, short answers), for tests.
+    #[arg(long)]
+    pub quick: bool,
+    /// Continue (or reuse) a run already in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AblateArgs {
+    /// The plan (TOML); relative paths in it are read from its folder.
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// Output run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue (or reuse) a run already in --out: finished stages are reused, interrupted
+    /// ones continue from their checkpoints.
+    #[arg(long)]
+    pub resume: bool,
 }

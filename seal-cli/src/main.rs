@@ -3,6 +3,7 @@
 //! Each subcommand is a thin `exec` over library calls; errors print as `error: ...` with their
 //! context chain and exit non-zero.
 
+mod ablate;
 mod cli;
 mod commands;
 mod logging;
@@ -16,7 +17,7 @@ fn main() -> ExitCode {
     seal_models::backend::tune_allocator();
     let cli = cli::Cli::parse();
     logging::init(cli.quiet);
-    match commands::run(cli.command) {
+    match commands::run(cli.command, cli.quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -1,6 +1,6 @@
 //! `seal finetune`: SFT on a selection or a baseline, into a run folder.
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{AdamSettings, LoraConfig, LrSchedule, SftConfig};
 
@@ -9,7 +9,10 @@ use crate::stages::common::ModelSource;
 use crate::stages::finetune::{FinetuneSpec, run};
 
 pub fn exec(args: FinetuneArgs) -> anyhow::Result<()> {
-    let spec = spec_from_args(&args)?;
+    let spec = match &args.spec {
+        Some(path) => crate::stages::common::read_spec(path)?,
+        None => spec_from_args(&args)?,
+    };
     let metrics = run::<CpuTrain>(&spec, &args.out, args.resume, &cpu_device())?;
     let last = metrics.epochs.last().map_or(f64::NAN, |e| e.mean_loss);
     println!(
@@ -52,7 +55,7 @@ fn spec_from_args(args: &FinetuneArgs) -> anyhow::Result<FinetuneSpec> {
     });
     Ok(FinetuneSpec {
         model,
-        data: args.data.clone(),
+        data: args.data.clone().context("give --data")?,
         safe: args.safe.clone(),
         method: args.method.parse()?,
         keep: args.keep,

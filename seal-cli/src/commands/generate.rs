@@ -5,8 +5,13 @@ use seal_models::backend::{Cpu, cpu_device};
 use seal_models::{ChatMessage, ChatTemplate, SamplingConfig, TextTokenizer, generate, load_llama};
 
 use crate::cli::GenerateArgs;
+use crate::stages::common::TemplateChoice;
+use crate::stages::generate::{GenerateSpec, PromptSet};
 
 pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
+    if let Some(prompts) = &args.prompts {
+        return generate_set(&args, prompts);
+    }
     let device = cpu_device();
     let tokenizer = TextTokenizer::from_dir(&args.model)
         .with_context(|| format!("loading tokenizer of {}", args.model.display()))?;
@@ -33,16 +38,7 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
         };
         prompts.push(ids);
     }
-    let sampling = SamplingConfig {
-        greedy: args.greedy,
-        temperature: args.temperature,
-        top_p: args.top_p,
-        repetition_penalty: args
-            .repetition_penalty
-            .unwrap_or(if args.greedy { 1.0 } else { 1.2 }),
-        max_new_tokens: args.max_new_tokens,
-        seed: args.seed,
-    };
+    let sampling = sampling_of(&args);
     let start = std::time::Instant::now();
     let outputs = generate(
         &loaded.model,
@@ -69,4 +65,45 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--prompts FILE --out FILE`: a whole evaluation set through the generation stage.
+fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Result<()> {
+    let out = args.out.as_deref().context("--prompts needs --out")?;
+    let name = args.set.clone().unwrap_or_else(|| {
+        prompts
+            .file_stem()
+            .map_or_else(|| "prompts".to_string(), |s| s.to_string_lossy().into_owned())
+    });
+    let spec = GenerateSpec {
+        model: args.model.clone(),
+        model_name: args.model.display().to_string(),
+        sets: vec![PromptSet {
+            name,
+            path: prompts.to_path_buf(),
+        }],
+        sampling: sampling_of(args),
+        template: if args.chat {
+            TemplateChoice::Model
+        } else {
+            TemplateChoice::Reference
+        },
+        batch_size: args.batch_size,
+    };
+    let records = crate::stages::generate::run::<Cpu>(&spec, out, &cpu_device())?;
+    println!("{} answers -> {}", records.len(), out.display());
+    Ok(())
+}
+
+fn sampling_of(args: &GenerateArgs) -> SamplingConfig {
+    SamplingConfig {
+        greedy: args.greedy,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        repetition_penalty: args
+            .repetition_penalty
+            .unwrap_or(if args.greedy { 1.0 } else { 1.2 }),
+        max_new_tokens: args.max_new_tokens,
+        seed: args.seed,
+    }
 }

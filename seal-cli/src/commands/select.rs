@@ -26,7 +26,10 @@ struct SelectConfigFile {
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let resume = args.resume;
-    let spec = spec_from_args(args)?;
+    let spec = match &args.spec {
+        Some(path) => crate::stages::common::read_spec(path)?,
+        None => spec_from_args(args)?,
+    };
     let metrics = run::<CpuTrain>(&spec, &out, resume, &cpu_device())?;
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
     println!(
@@ -85,7 +88,7 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         };
     }
     if let Some(optimizer) = &args.selector_optimizer {
-        bilevel.selector_optimizer = parse_selector_optimizer(optimizer)?;
+        bilevel.selector_optimizer = crate::ablate::plan::parse_selector_optimizer(optimizer)?;
     }
     if let Some(lr) = args.selector_lr {
         match &mut bilevel.selector_optimizer {
@@ -119,10 +122,13 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         Some(t) => t.parse()?,
         None => file.template.unwrap_or_default(),
     };
+    let (Some(model), Some(safe), Some(data)) = (args.model, args.safe, args.data) else {
+        bail!("give --model, --safe and --data");
+    };
     Ok(SelectSpec {
-        model: ModelSource::Folder { path: args.model },
-        safe: args.safe,
-        data: args.data,
+        model: ModelSource::Folder { path: model },
+        safe,
+        data,
         template,
         max_len: args.max_len.or(file.max_len).unwrap_or(512),
         bilevel,
@@ -132,18 +138,4 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         keep: args.keep.or(file.keep).unwrap_or(0.8),
         init_selector: args.init_selector,
     })
-}
-
-/// `adam` or `sgd:LR`.
-fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer> {
-    match text.split_once(':') {
-        None if text == "adam" => Ok(SelectorOptimizer::default()),
-        Some(("sgd", lr)) => {
-            let lr: f64 = lr
-                .parse()
-                .with_context(|| format!("--selector-optimizer: `{lr}` is not a number"))?;
-            Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
-        }
-        _ => bail!("unknown --selector-optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
-    }
 }

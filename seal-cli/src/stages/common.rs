@@ -180,3 +180,9 @@ pub fn copy_tokenizer(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub fn peak_rss() -> u64 {
     seal_models::backend::peak_rss_bytes().unwrap_or(0)
 }
+
+/// Reads a stage spec written as JSON (a run folder's `select.json` / `finetune.json`).
+pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

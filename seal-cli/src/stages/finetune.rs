@@ -139,6 +139,10 @@ pub fn run<B: AutodiffBackend>(
         spec.keep,
         spec.sft.seed,
     )?;
+    seal_models::io::write_atomic(
+        &out.join("selection.csv"),
+        super::selection::selection_csv(&chosen.selection).as_bytes(),
+    )?;
     let train = training_records(&records, safe.as_deref(), &chosen)?;
     let tokenized = tokenize(&train, &tokenizer, &template, spec.max_len, "training data")?;
     let ids: Vec<String> = tokenized.rows.iter().map(|r| r.id.to_string()).collect();

@@ -3,5 +3,6 @@
 
 pub mod common;
 pub mod finetune;
+pub mod generate;
 pub mod select;
 pub mod selection;

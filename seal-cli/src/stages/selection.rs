@@ -19,6 +19,8 @@ pub struct Chosen {
     pub ft_ids: Vec<ExampleId>,
     /// Train on the safe set too (`safeinstr`, `seal+safeinstr`).
     pub add_safe: bool,
+    /// The method's ranking of D_ft: every scored candidate (id, score, rank, kept).
+    pub selection: Selection,
 }
 
 /// The plain text DSIR hashes: prompt turns and response.
@@ -67,6 +69,7 @@ pub fn choose_ids(
     Ok(Chosen {
         ft_ids: selection.kept_ids(),
         add_safe: method.adds_safety_demos(),
+        selection,
     })
 }
 
@@ -87,4 +90,43 @@ pub fn seal_selection(ids: &[ExampleId], scores: &[ScoreRow], keep: f64) -> anyh
     }
     let logits: Vec<f32> = ids.iter().map(|id| by_id[id]).collect();
     Ok(Selection::from_logits(ids, &logits, keep)?)
+}
+
+/// The ranking as CSV (`id,score,rank,kept`), the input of the label diagnostics of every method.
+pub fn selection_csv(selection: &Selection) -> String {
+    let mut out = String::from("id,score,rank,kept\n");
+    for c in selection.candidates() {
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            csv_field(c.id.as_str()),
+            c.score,
+            c.rank,
+            c.kept
+        ));
+    }
+    out
+}
+
+/// Reads [`selection_csv`] back: (id, score, kept) per row.
+pub fn read_selection_csv(path: &std::path::Path) -> anyhow::Result<Vec<(ExampleId, f64, bool)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{}: row {}", path.display(), line + 2))?;
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let score: f64 = field(1)
+            .parse()
+            .with_context(|| format!("{}: row {}: score", path.display(), line + 2))?;
+        rows.push((ExampleId(field(0).to_string()), score, field(3) == "true"));
+    }
+    Ok(rows)
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }

@@ -1,0 +1,529 @@
+//! The ablation runner (`seal ablate`, `seal demo`): a plan of runs, each select -> fine-tune ->
+//! generate -> judge against `full`, in a run folder with one folder per stage.
+//!
+//! A stage is keyed by a hash of its spec, its inputs' contents and its upstream stages' keys. A
+//! stage folder whose `stage.json` holds the same key is reused; one without it (a crash, a kill)
+//! is continued from its checkpoints, so `--resume` finishes a plan with the results an
+//! uninterrupted run gives. Training stages run in child processes of their own, so each
+//! selector's peak memory is its own.
+
+pub mod demo;
+pub mod plan;
+mod report;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use seal_eval::{
+    GenerationRecord, JudgeRunSettings, JudgeSpec, RefusalRate, judge_generations, load_judge,
+    read_generations, refusal_rates,
+};
+use seal_models::backend::{Cpu, cpu_device};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::stages::common::write_json;
+use crate::stages::finetune::{FinetuneMetrics, FinetuneSpec};
+use crate::stages::generate::GenerateSpec;
+use crate::stages::select::{SelectMetrics, SelectSpec};
+use plan::{JudgePlan, Plan, ResolvedPlan, ResolvedRun};
+
+/// How the runner behaves.
+#[derive(Debug, Clone, Default)]
+pub struct AblateOptions {
+    /// Continue a run folder that already holds (part of) this plan.
+    pub resume: bool,
+    /// No progress bar, warnings only.
+    pub quiet: bool,
+}
+
+/// The `stage.json` marker of a finished stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StageMarker {
+    kind: String,
+    key: String,
+    wall_s: f64,
+}
+
+/// What one run produced, as the report reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Run name.
+    pub name: String,
+    /// Report table.
+    pub group: String,
+    /// Method.
+    pub method: String,
+    /// Selector metrics (SEAL methods).
+    pub select: Option<SelectMetrics>,
+    /// Folder of the selector stage.
+    pub select_dir: Option<PathBuf>,
+    /// Fine-tuning metrics.
+    pub finetune: Option<FinetuneMetrics>,
+    /// Folder of the fine-tuning stage (holds `selection.csv`).
+    pub finetune_dir: Option<PathBuf>,
+    /// Win rates against `full` (`None` for `full` itself and select-only runs).
+    pub win_rates: Option<Vec<seal_eval::WinRate>>,
+    /// Refusal rates per test set.
+    pub refusals: Vec<RefusalRate>,
+}
+
+/// Runs `plan_path` into `out`; returns the path of `report.md`.
+pub fn run_plan_file(plan_path: &Path, out: &Path, options: &AblateOptions) -> anyhow::Result<PathBuf> {
+    // Validate the whole plan before anything expensive.
+    let plan = Plan::load(plan_path)?;
+    run_plan(&plan, out, options)
+}
+
+/// Runs a resolved plan into `out`.
+pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> anyhow::Result<PathBuf> {
+    let started = Instant::now();
+    let plan_json = out.join("plan.json");
+    if plan_json.exists() && !options.resume {
+        bail!(
+            "{} already holds an ablation run: pass --resume to continue or reuse it, or choose another --out",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out.join("stages")).with_context(|| format!("creating {}", out.display()))?;
+    write_json(&plan_json, &plan.plan)?;
+
+    let total = stage_count(plan);
+    let bar = progress_bar(total, options.quiet);
+    let runner = Runner {
+        out: out.to_path_buf(),
+        bar: bar.clone(),
+        quiet: options.quiet,
+    };
+
+    let judge = runner.judge_stage(&plan.plan)?;
+    let mut results: Vec<RunResult> = Vec::new();
+    let mut reference: Option<(String, Vec<GenerationRecord>)> = None;
+    for run in &plan.runs {
+        let result = runner.run_one(plan, run, &judge, reference.as_ref())?;
+        if run.plan.name == "full" {
+            let key = runner.generation_key(plan, run)?;
+            let path = runner
+                .stage_dir("generate", &run.plan.name)
+                .join("generations.jsonl");
+            reference = Some((key, read_generations(&path)?));
+        }
+        results.push(result);
+    }
+    bar.finish_and_clear();
+    let report = report::write(out, plan, &results)?;
+    let wall = started.elapsed().as_secs_f64();
+    let peak = seal_models::backend::peak_rss_bytes().unwrap_or(0);
+    if !options.quiet {
+        eprintln!(
+            "ablation `{}`: {} runs in {:.1} s (runner peak RSS {:.0} MiB) -> {}",
+            plan.plan.name,
+            results.len(),
+            wall,
+            peak as f64 / (1024.0 * 1024.0),
+            report.display()
+        );
+    }
+    Ok(report)
+}
+
+fn stage_count(plan: &ResolvedPlan) -> u64 {
+    let mut selects = std::collections::BTreeSet::new();
+    let mut n = 1; // the judge
+    for run in &plan.runs {
+        if let Some(s) = &run.select {
+            selects.insert(serde_json::to_string(s).unwrap_or_default());
+        }
+        if run.finetune.is_some() {
+            n += 3; // fine-tune, generate, judge
+        }
+    }
+    n + selects.len() as u64
+}
+
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} stages (ETA {eta}) {msg}")
+            .expect("a valid template"),
+    );
+    bar
+}
+
+struct Runner {
+    out: PathBuf,
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+/// A stable fingerprint of a file or folder's contents.
+fn fingerprint(path: &Path, hasher: &mut Sha256) -> anyhow::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            hasher.update(
+                entry
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            fingerprint(&entry, hasher)?;
+        }
+    } else {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        hasher.update(&bytes);
+    }
+    Ok(())
+}
+
+fn stage_key(
+    kind: &str,
+    spec: &impl Serialize,
+    inputs: &[&Path],
+    upstream: &[&str],
+) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(kind);
+    hasher.update(serde_json::to_string(spec)?);
+    for input in inputs {
+        fingerprint(input, &mut hasher)?;
+    }
+    for key in upstream {
+        hasher.update(key);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+impl Runner {
+    fn stage_dir(&self, kind: &str, name: &str) -> PathBuf {
+        self.out.join("stages").join(format!("{kind}-{name}"))
+    }
+
+    /// Runs `body` in `dir` unless a marker with `key` says it is done; a folder left by
+    /// another key (the plan changed) is cleared first.
+    fn stage(
+        &self,
+        kind: &str,
+        dir: &Path,
+        key: &str,
+        label: &str,
+        body: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let marker_path = dir.join("stage.json");
+        if let Ok(text) = std::fs::read_to_string(&marker_path)
+            && let Ok(marker) = serde_json::from_str::<StageMarker>(&text)
+        {
+            if marker.key == key {
+                self.bar.inc(1);
+                tracing::debug!(stage = label, "reused");
+                return Ok(());
+            }
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        let key_path = dir.join("stage.key");
+        if dir.exists() && std::fs::read_to_string(&key_path).ok().as_deref() != Some(key) {
+            // Left by an interrupted stage of another plan: its checkpoints are not ours.
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(dir)?;
+        seal_models::io::write_atomic(&key_path, key.as_bytes())?;
+        self.bar.set_message(label.to_string());
+        let started = Instant::now();
+        body(dir).with_context(|| format!("stage {label} ({})", dir.display()))?;
+        let marker = StageMarker {
+            kind: kind.to_string(),
+            key: key.to_string(),
+            wall_s: started.elapsed().as_secs_f64(),
+        };
+        write_json(&marker_path, &marker)?;
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    /// Runs `seal <command> --spec SPEC --out DIR --resume` in a child process, forwarding its
+    /// log lines above the progress bar.
+    fn child(&self, command: &str, spec: &Path, dir: &Path) -> anyhow::Result<()> {
+        let exe = std::env::current_exe().context("locating the seal executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(command)
+            .arg("--spec")
+            .arg(spec)
+            .arg("--out")
+            .arg(dir)
+            .arg("--resume")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if self.quiet {
+            cmd.arg("--quiet");
+        }
+        let mut child = cmd.spawn().with_context(|| format!("starting seal {command}"))?;
+        let mut last = Vec::new();
+        if let Some(stderr) = child.stderr.take() {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !self.quiet {
+                    self.bar.println(&line);
+                }
+                last.push(line);
+                if last.len() > 20 {
+                    last.remove(0);
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("seal {command} failed ({status}):\n{}", last.join("\n"));
+        }
+        Ok(())
+    }
+
+    fn judge_stage(&self, plan: &Plan) -> anyhow::Result<(JudgeSpec, String)> {
+        match &plan.judge {
+            JudgePlan::Reward { path } => Ok((
+                JudgeSpec::Reward(path.clone()),
+                stage_key("judge", &plan.judge, &[path], &[])?,
+            )),
+            JudgePlan::Generative { path } => Ok((
+                JudgeSpec::Generative(path.clone()),
+                stage_key("judge", &plan.judge, &[path], &[])?,
+            )),
+            JudgePlan::TrainReward {
+                pairs,
+                tokenizer,
+                hidden_size,
+                num_layers,
+                epochs,
+            } => {
+                let tokenizer = tokenizer.clone().unwrap_or_else(|| plan.model.clone());
+                let tok_file = tokenizer.join("tokenizer.json");
+                let key = stage_key("judge", &(&plan.judge, plan.seed), &[pairs, &tok_file], &[])?;
+                let dir = self.stage_dir("judge", "reward-model");
+                self.stage("judge", &dir, &key, "train the reward judge", |dir| {
+                    let model = dir.join("model");
+                    train_reward_folder(
+                        pairs,
+                        &tokenizer,
+                        *hidden_size,
+                        *num_layers,
+                        *epochs,
+                        plan.seed,
+                        &model,
+                    )
+                })?;
+                Ok((JudgeSpec::Reward(dir.join("model")), key))
+            }
+        }
+    }
+
+    fn select_stage(&self, spec: &SelectSpec) -> anyhow::Result<(PathBuf, String, SelectMetrics)> {
+        let key = stage_key(
+            "select",
+            spec,
+            &[&spec.safe, &spec.data, spec.model.tokenizer_dir()],
+            &[],
+        )?;
+        let dir = self.stage_dir("select", &key);
+        let label = format!(
+            "select {} {}",
+            spec.bilevel.algorithm.name(),
+            serde_json::to_string(&spec.bilevel.penalty).unwrap_or_default()
+        );
+        self.stage("select", &dir, &key, &label, |dir| {
+            let spec_path = dir.join("spec.json");
+            write_json(&spec_path, spec)?;
+            self.child("select", &spec_path, dir)
+        })?;
+        let metrics: SelectMetrics = crate::stages::common::read_spec(&dir.join("metrics.json"))?;
+        Ok((dir, key, metrics))
+    }
+
+    fn generation_key(&self, plan: &ResolvedPlan, run: &ResolvedRun) -> anyhow::Result<String> {
+        let dir = self.stage_dir("finetune", &run.plan.name);
+        let marker: StageMarker = crate::stages::common::read_spec(&dir.join("stage.json"))?;
+        let inputs: Vec<&Path> = plan.generate.sets.iter().map(|s| s.path.as_path()).collect();
+        stage_key("generate", &plan.generate, &inputs, &[&marker.key])
+    }
+
+    fn run_one(
+        &self,
+        plan: &ResolvedPlan,
+        run: &ResolvedRun,
+        judge: &(JudgeSpec, String),
+        reference: Option<&(String, Vec<GenerationRecord>)>,
+    ) -> anyhow::Result<RunResult> {
+        let name = &run.plan.name;
+        let mut result = RunResult {
+            name: name.clone(),
+            group: run.plan.group.clone(),
+            method: run.method.to_string(),
+            select: None,
+            select_dir: None,
+            finetune: None,
+            finetune_dir: None,
+            win_rates: None,
+            refusals: Vec::new(),
+        };
+        let mut select_key = String::new();
+        let mut scores = None;
+        if let Some(spec) = &run.select {
+            let (dir, key, metrics) = self.select_stage(spec)?;
+            scores = Some(dir.join("scores.parquet"));
+            select_key = key;
+            result.select = Some(metrics);
+            result.select_dir = Some(dir);
+        }
+        let Some(ft_spec) = &run.finetune else {
+            return Ok(result);
+        };
+        let ft_spec = FinetuneSpec {
+            scores,
+            ..ft_spec.clone()
+        };
+        let ft_key = stage_key(
+            "finetune",
+            &ft_spec,
+            &[&ft_spec.data, &plan.plan.data.safe, ft_spec.model.tokenizer_dir()],
+            &[&select_key],
+        )?;
+        let ft_dir = self.stage_dir("finetune", name);
+        self.stage(
+            "finetune",
+            &ft_dir,
+            &ft_key,
+            &format!("fine-tune {name}"),
+            |dir| {
+                let spec_path = dir.join("spec.json");
+                write_json(&spec_path, &ft_spec)?;
+                self.child("finetune", &spec_path, dir)
+            },
+        )?;
+        result.finetune = Some(crate::stages::common::read_spec(&ft_dir.join("metrics.json"))?);
+        result.finetune_dir = Some(ft_dir.clone());
+
+        let gen_key = self.generation_key(plan, run)?;
+        let gen_dir = self.stage_dir("generate", name);
+        let gen_spec = GenerateSpec {
+            model: ft_dir.join("model"),
+            model_name: name.clone(),
+            ..plan.generate.clone()
+        };
+        self.stage(
+            "generate",
+            &gen_dir,
+            &gen_key,
+            &format!("generate {name}"),
+            |dir| {
+                crate::stages::generate::run::<Cpu>(
+                    &gen_spec,
+                    &dir.join("generations.jsonl"),
+                    &cpu_device(),
+                )?;
+                Ok(())
+            },
+        )?;
+        let generations = read_generations(&gen_dir.join("generations.jsonl"))?;
+        result.refusals = refusal_rates(&generations);
+
+        if let Some((ref_key, ref_records)) = reference {
+            let judge_key = stage_key("judge-run", &plan.plan.seed, &[], &[&judge.1, ref_key, &gen_key])?;
+            let judge_dir = self.stage_dir("winrate", name);
+            self.stage(
+                "winrate",
+                &judge_dir,
+                &judge_key,
+                &format!("judge {name} vs full"),
+                |dir| {
+                    let mut judge = load_judge(&judge.0)?;
+                    let mut settings = JudgeRunSettings::default();
+                    settings.bootstrap.seed = plan.plan.seed;
+                    let judged = judge_generations(&generations, ref_records, judge.as_mut(), &settings)?;
+                    seal_eval::write_reports(dir, &judged)?;
+                    write_json(&dir.join("judge_run.json"), &judged)
+                },
+            )?;
+            let judged: seal_eval::JudgeRun =
+                crate::stages::common::read_spec(&judge_dir.join("judge_run.json"))?;
+            result.win_rates = Some(judged.win_rates);
+        } else {
+            self.bar.inc(1);
+        }
+        Ok(result)
+    }
+}
+
+/// Win rates by (run, set) for the tables.
+pub fn overall_rates(results: &[RunResult]) -> BTreeMap<(String, String), seal_eval::WinRate> {
+    let mut out = BTreeMap::new();
+    for r in results {
+        for w in r.win_rates.iter().flatten().filter(|w| w.category.is_none()) {
+            out.insert((r.name.clone(), w.set.clone()), w.clone());
+        }
+    }
+    out
+}
+
+/// Trains the plan's reward judge on all but the last 10% of the pairs, saves it in `out`, and
+/// records the held-out accuracy beside it (`train_report.json`).
+fn train_reward_folder(
+    pairs: &Path,
+    tokenizer: &Path,
+    hidden_size: usize,
+    num_layers: usize,
+    epochs: usize,
+    seed: u64,
+    out: &Path,
+) -> anyhow::Result<()> {
+    use seal_eval::judge::RewardArch;
+    use seal_eval::{RewardInit, RewardTrainSettings, pair_accuracy, read_preferences, train_reward_judge};
+    let pairs_all = read_preferences(pairs).with_context(|| format!("reading {}", pairs.display()))?;
+    let held = pairs_all.len() / 10;
+    let (train, held_out) = pairs_all.split_at(pairs_all.len() - held);
+    let tok = seal_models::TextTokenizer::from_dir(tokenizer)?;
+    let arch = RewardArch {
+        hidden_size,
+        num_layers,
+        intermediate_size: 2 * hidden_size,
+        ..RewardArch::default()
+    };
+    let init = RewardInit::Random {
+        config: Box::new(arch.hf_config(&tok)),
+        tokenizer_dir: tokenizer.to_path_buf(),
+    };
+    let settings = RewardTrainSettings {
+        epochs,
+        ..RewardTrainSettings::default()
+    };
+    let (judge, report) = train_reward_judge(train, &init, &settings, seed)?;
+    let accuracy = if held_out.is_empty() {
+        None
+    } else {
+        Some(pair_accuracy(&judge, held_out)?)
+    };
+    judge.save(out)?;
+    write_json(
+        &out.join("train_report.json"),
+        &serde_json::json!({
+            "train_pairs": train.len(),
+            "held_out_pairs": held_out.len(),
+            "held_out_accuracy": accuracy,
+            "seed": seed,
+            "report": report,
+        }),
+    )
+}

@@ -1,0 +1,557 @@
+//! The ablation plan (`seal ablate --plan plan.toml`): the model, the datasets, the test sets,
+//! the judge, shared stage settings and the runs. Every key is checked (unknown keys are
+//! errors naming the key) and every path is resolved against the plan's folder and checked
+//! before any expensive work starts.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use seal_core::{Algorithm, BilevelConfig, PenaltySchedule, SelectorOptimizer, SoftmaxScope};
+use seal_models::{AdamSettings, LrSchedule, SamplingConfig, SftConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::stages::common::{ModelSource, TemplateChoice, require_file};
+use crate::stages::finetune::FinetuneSpec;
+use crate::stages::generate::{GenerateSpec, PromptSet};
+use crate::stages::select::SelectSpec;
+use crate::stages::selection::Method;
+
+/// A plan as written in TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Shown in the report.
+    pub name: String,
+    /// Seed of every stage (batch order, sampling, bootstrap).
+    #[serde(default)]
+    pub seed: u64,
+    /// The aligned model every run starts from (a HF folder).
+    pub model: PathBuf,
+    /// D_safe and D_ft.
+    pub data: DataPlan,
+    /// Evaluation prompt sets.
+    pub test_sets: Vec<TestSet>,
+    /// The judge of the win rates.
+    pub judge: JudgePlan,
+    /// Defaults of every selector run.
+    #[serde(default)]
+    pub select: SelectDefaults,
+    /// Defaults of every fine-tuning run.
+    #[serde(default)]
+    pub finetune: FinetuneDefaults,
+    /// Decoding of the evaluation answers.
+    #[serde(default)]
+    pub generate: GenerateDefaults,
+    /// The runs; `full` (the reference of every win rate) is added if missing.
+    pub runs: Vec<RunPlan>,
+}
+
+/// The datasets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataPlan {
+    /// D_safe, canonical records.
+    pub safe: PathBuf,
+    /// D_ft, canonical records (labels, if present, feed the diagnostics).
+    pub ft: PathBuf,
+    /// Longest training row in tokens.
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+    /// Prompt template.
+    #[serde(default)]
+    pub template: TemplateChoice,
+}
+
+fn default_max_len() -> usize {
+    512
+}
+
+/// One evaluation set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSet {
+    /// Name in tables (`helpful`, `general`, `harmful`).
+    pub name: String,
+    /// Canonical records whose prompts are answered.
+    pub path: PathBuf,
+    /// Harmful prompts: their refusal rate is reported (else the over-refusal rate).
+    #[serde(default)]
+    pub harmful: bool,
+}
+
+/// The judge: an existing folder, or a reward model trained on preference pairs first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JudgePlan {
+    /// A `LlamaForSequenceClassification` folder.
+    Reward {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// An instruct model compared by the logits of its answer tokens.
+    Generative {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A reward model trained (Bradley–Terry) on preference pairs as the plan's first stage.
+    TrainReward {
+        /// JSONL of {prompt, chosen, rejected}.
+        pairs: PathBuf,
+        /// Folder with the tokenizer (defaults to the plan's model).
+        #[serde(default)]
+        tokenizer: Option<PathBuf>,
+        /// Width of the reward model.
+        #[serde(default = "default_judge_hidden")]
+        hidden_size: usize,
+        /// Decoder layers.
+        #[serde(default = "default_judge_layers")]
+        num_layers: usize,
+        /// Passes over the pairs.
+        #[serde(default = "default_judge_epochs")]
+        epochs: usize,
+    },
+}
+
+fn default_judge_hidden() -> usize {
+    64
+}
+fn default_judge_layers() -> usize {
+    2
+}
+fn default_judge_epochs() -> usize {
+    6
+}
+
+/// Selector settings shared by the runs (a run may override the algorithm, schedule and
+/// selector options).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SelectDefaults {
+    /// Passes over D_ft.
+    pub epochs: u64,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Examples per forward/backward pass.
+    pub micro_batch_size: usize,
+    /// Adam learning rate of θ (and θ̂).
+    pub lr: f64,
+    /// Kept share p.
+    pub keep: f64,
+    /// `alg1` or `alg2`.
+    pub algorithm: String,
+    /// γ schedule, as on the CLI (`reference`, `constant:0.1`, ...).
+    pub gamma: String,
+    /// `adam` or `sgd:LR`.
+    pub optimizer: String,
+    /// `global` or `batch`.
+    pub softmax_scope: String,
+}
+
+impl Default for SelectDefaults {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            batch_size: 64,
+            micro_batch_size: 8,
+            lr: 1e-5,
+            keep: 0.8,
+            algorithm: "alg2".into(),
+            gamma: "reference".into(),
+            optimizer: "adam".into(),
+            softmax_scope: "global".into(),
+        }
+    }
+}
+
+/// Fine-tuning settings shared by the runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneDefaults {
+    /// Passes over the selection.
+    pub epochs: u64,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Examples per forward/backward pass.
+    pub micro_batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// `constant` or `cosine`.
+    pub schedule: String,
+    /// Warm-up share for `cosine`.
+    pub warmup_ratio: f64,
+}
+
+impl Default for FinetuneDefaults {
+    fn default() -> Self {
+        Self {
+            epochs: 2,
+            batch_size: 64,
+            micro_batch_size: 8,
+            lr: 1e-5,
+            schedule: "constant".into(),
+            warmup_ratio: 0.03,
+        }
+    }
+}
+
+/// Decoding of the evaluation answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerateDefaults {
+    /// Most new tokens per answer.
+    pub max_new_tokens: usize,
+    /// Greedy decoding instead of sampling.
+    pub greedy: bool,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Nucleus mass.
+    pub top_p: f32,
+    /// Repetition penalty.
+    pub repetition_penalty: f32,
+    /// Prompts per batch.
+    pub batch_size: usize,
+}
+
+impl Default for GenerateDefaults {
+    fn default() -> Self {
+        let s = SamplingConfig::default();
+        Self {
+            max_new_tokens: 128,
+            greedy: s.greedy,
+            temperature: s.temperature,
+            top_p: s.top_p,
+            repetition_penalty: s.repetition_penalty,
+            batch_size: 16,
+        }
+    }
+}
+
+/// One run: a method, and for the SEAL methods the selector's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPlan {
+    /// Unique name (a row of the report).
+    pub name: String,
+    /// Report table: `algorithm`, `schedule`, `baseline`, `option` (free text is allowed).
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// full, seal, random, dsir, safeinstr, seal+safeinstr, loss-rank.
+    pub method: String,
+    /// Overrides of the selector defaults.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// γ schedule override.
+    #[serde(default)]
+    pub gamma: Option<String>,
+    /// Selector optimizer override.
+    #[serde(default)]
+    pub optimizer: Option<String>,
+    /// Softmax scope override.
+    #[serde(default)]
+    pub softmax_scope: Option<String>,
+    /// Kept share override.
+    #[serde(default)]
+    pub keep: Option<f64>,
+    /// Only train and score the selector (its diagnostics), no fine-tuning or judging.
+    #[serde(default)]
+    pub select_only: bool,
+}
+
+fn default_group() -> String {
+    "baseline".into()
+}
+
+/// A run resolved into stage specs.
+#[derive(Debug, Clone)]
+pub struct ResolvedRun {
+    /// The run as planned.
+    pub plan: RunPlan,
+    /// The method.
+    pub method: Method,
+    /// The selector stage (SEAL methods only).
+    pub select: Option<SelectSpec>,
+    /// The fine-tuning stage (`scores` is filled in by the runner); `None` for select-only runs.
+    pub finetune: Option<FinetuneSpec>,
+}
+
+/// A plan with paths resolved and every setting parsed.
+#[derive(Debug, Clone)]
+pub struct ResolvedPlan {
+    /// The plan as written (paths absolute).
+    pub plan: Plan,
+    /// The runs, `full` first.
+    pub runs: Vec<ResolvedRun>,
+    /// Generation settings (shared by every fine-tuned model).
+    pub generate: GenerateSpec,
+}
+
+impl Plan {
+    /// Reads and resolves a plan file.
+    pub fn load(path: &Path) -> anyhow::Result<ResolvedPlan> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
+        let plan: Plan = toml::from_str(&text).with_context(|| format!("plan {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        plan.resolve(base)
+            .with_context(|| format!("plan {}", path.display()))
+    }
+
+    /// Resolves relative paths against `base`, parses every setting and checks every input.
+    pub fn resolve(mut self, base: &Path) -> anyhow::Result<ResolvedPlan> {
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        self.model = abs(&self.model);
+        self.data.safe = abs(&self.data.safe);
+        self.data.ft = abs(&self.data.ft);
+        for set in &mut self.test_sets {
+            set.path = abs(&set.path);
+        }
+        match &mut self.judge {
+            JudgePlan::Reward { path } | JudgePlan::Generative { path } => *path = abs(path),
+            JudgePlan::TrainReward { pairs, tokenizer, .. } => {
+                *pairs = abs(pairs);
+                *tokenizer = Some(tokenizer.as_deref().map_or_else(|| self.model.clone(), abs));
+            }
+        }
+        self.check_inputs()?;
+        if !self.runs.iter().any(|r| r.name == "full") {
+            self.runs.insert(
+                0,
+                RunPlan {
+                    name: "full".into(),
+                    group: default_group(),
+                    method: "full".into(),
+                    algorithm: None,
+                    gamma: None,
+                    optimizer: None,
+                    softmax_scope: None,
+                    keep: None,
+                    select_only: false,
+                },
+            );
+        }
+        let mut names = BTreeSet::new();
+        let mut runs = Vec::new();
+        for run in &self.runs {
+            if !names.insert(run.name.clone()) {
+                bail!("runs: the name `{}` is used twice", run.name);
+            }
+            runs.push(
+                self.resolve_run(run)
+                    .with_context(|| format!("run `{}`", run.name))?,
+            );
+        }
+        let full = runs
+            .iter()
+            .position(|r| r.plan.name == "full")
+            .expect("inserted above");
+        if runs[full].method != Method::Full {
+            bail!("run `full` must use method `full`: it is the reference of every win rate");
+        }
+        let full_run = runs.remove(full);
+        runs.insert(0, full_run);
+        let g = &self.generate;
+        anyhow::ensure!(g.batch_size > 0, "generate.batch_size must be at least 1");
+        let generate = GenerateSpec {
+            model: PathBuf::new(),
+            model_name: String::new(),
+            sets: self
+                .test_sets
+                .iter()
+                .map(|s| PromptSet {
+                    name: s.name.clone(),
+                    path: s.path.clone(),
+                })
+                .collect(),
+            sampling: SamplingConfig {
+                greedy: g.greedy,
+                temperature: g.temperature,
+                top_p: g.top_p,
+                repetition_penalty: g.repetition_penalty,
+                max_new_tokens: g.max_new_tokens,
+                seed: self.seed,
+            },
+            template: self.data.template,
+            batch_size: g.batch_size,
+        };
+        Ok(ResolvedPlan {
+            plan: self,
+            runs,
+            generate,
+        })
+    }
+
+    fn check_inputs(&self) -> anyhow::Result<()> {
+        require_file(&self.model.join("config.json")).context("model")?;
+        require_file(&self.model.join("tokenizer.json")).context("model")?;
+        require_file(&self.data.safe).context("data.safe")?;
+        require_file(&self.data.ft).context("data.ft")?;
+        if self.test_sets.is_empty() {
+            bail!("test_sets: at least one evaluation set is needed");
+        }
+        let mut names = BTreeSet::new();
+        for set in &self.test_sets {
+            require_file(&set.path).with_context(|| format!("test set `{}`", set.name))?;
+            if !names.insert(&set.name) {
+                bail!("test_sets: the name `{}` is used twice", set.name);
+            }
+        }
+        match &self.judge {
+            JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
+                require_file(&path.join("config.json")).context("judge")?;
+            }
+            JudgePlan::TrainReward {
+                pairs,
+                tokenizer,
+                hidden_size,
+                num_layers,
+                epochs,
+            } => {
+                require_file(pairs).context("judge.pairs")?;
+                let dir = tokenizer.as_deref().unwrap_or(&self.model);
+                require_file(&dir.join("tokenizer.json")).context("judge.tokenizer")?;
+                anyhow::ensure!(
+                    *hidden_size > 0 && *num_layers > 0 && *epochs > 0,
+                    "judge: hidden_size, num_layers and epochs must be positive"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_run(&self, run: &RunPlan) -> anyhow::Result<ResolvedRun> {
+        let method: Method = run.method.parse()?;
+        let keep = run.keep.unwrap_or(self.select.keep);
+        if !(keep > 0.0 && keep <= 1.0) {
+            bail!("keep share p = {keep} is outside (0, 1]");
+        }
+        let is_seal = matches!(method, Method::Seal | Method::SealSafeInstr);
+        if !is_seal
+            && (run.algorithm.is_some()
+                || run.gamma.is_some()
+                || run.optimizer.is_some()
+                || run.softmax_scope.is_some()
+                || run.select_only)
+        {
+            bail!(
+                "selector settings (algorithm, gamma, optimizer, softmax_scope, select_only) apply to the seal methods only"
+            );
+        }
+        let select = is_seal.then(|| self.select_spec(run, keep)).transpose()?;
+        let finetune = (!run.select_only)
+            .then(|| self.finetune_spec(method, keep))
+            .transpose()?;
+        Ok(ResolvedRun {
+            plan: run.clone(),
+            method,
+            select,
+            finetune,
+        })
+    }
+
+    fn select_spec(&self, run: &RunPlan, keep: f64) -> anyhow::Result<SelectSpec> {
+        let d = &self.select;
+        let algorithm = match run.algorithm.as_deref().unwrap_or(&d.algorithm) {
+            "alg1" => Algorithm::Alg1 {
+                inner_steps: 1,
+                keep_penalty_factor: false,
+            },
+            "alg2" => Algorithm::Alg2 {},
+            other => bail!("unknown algorithm `{other}`: expected `alg1` or `alg2`"),
+        };
+        let penalty: PenaltySchedule = run.gamma.as_deref().unwrap_or(&d.gamma).parse()?;
+        let selector_optimizer = parse_selector_optimizer(run.optimizer.as_deref().unwrap_or(&d.optimizer))?;
+        let softmax_scope = match run.softmax_scope.as_deref().unwrap_or(&d.softmax_scope) {
+            "global" => SoftmaxScope::Global,
+            "batch" => SoftmaxScope::Batch,
+            other => bail!("unknown softmax_scope `{other}`: expected `global` or `batch`"),
+        };
+        let bilevel = BilevelConfig {
+            algorithm,
+            batch_size: d.batch_size,
+            micro_batch_size: d.micro_batch_size,
+            epochs: d.epochs,
+            seed: self.seed,
+            penalty,
+            softmax_scope,
+            selector_optimizer,
+            ..BilevelConfig::default()
+        };
+        bilevel.validate()?;
+        Ok(SelectSpec {
+            model: ModelSource::Folder {
+                path: self.model.clone(),
+            },
+            safe: self.data.safe.clone(),
+            data: self.data.ft.clone(),
+            template: self.data.template,
+            max_len: self.data.max_len,
+            bilevel,
+            model_adam: AdamSettings {
+                lr: d.lr,
+                ..AdamSettings::default()
+            },
+            clip_norm: 1.0,
+            lora: None,
+            keep,
+            init_selector: None,
+        })
+    }
+
+    fn finetune_spec(&self, method: Method, keep: f64) -> anyhow::Result<FinetuneSpec> {
+        let d = &self.finetune;
+        let schedule = match d.schedule.as_str() {
+            "constant" => LrSchedule::Constant,
+            "cosine" => LrSchedule::Cosine {
+                warmup_ratio: d.warmup_ratio,
+            },
+            other => bail!("finetune.schedule: unknown `{other}`: expected `constant` or `cosine`"),
+        };
+        Ok(FinetuneSpec {
+            model: ModelSource::Folder {
+                path: self.model.clone(),
+            },
+            data: self.data.ft.clone(),
+            safe: Some(self.data.safe.clone()),
+            method,
+            keep,
+            scores: None,
+            template: self.data.template,
+            max_len: self.data.max_len,
+            sft: SftConfig {
+                epochs: d.epochs,
+                batch_size: d.batch_size,
+                micro_batch_size: d.micro_batch_size,
+                adam: AdamSettings {
+                    lr: d.lr,
+                    ..AdamSettings::default()
+                },
+                clip_norm: 1.0,
+                schedule,
+                seed: self.seed,
+                pad_id: 0,
+            },
+            lora: None,
+        })
+    }
+}
+
+/// `adam` or `sgd:LR` (shared with `seal select`).
+pub fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer> {
+    match text.split_once(':') {
+        None if text == "adam" => Ok(SelectorOptimizer::default()),
+        Some(("sgd", lr)) => {
+            let lr: f64 = lr
+                .parse()
+                .with_context(|| format!("selector optimizer: `{lr}` is not a number"))?;
+            Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
+        }
+        _ => bail!("unknown selector optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
+    }
+}

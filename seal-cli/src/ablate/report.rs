@@ -1,0 +1,509 @@
+//! `report.md`, `results.csv`, `results.json` and the plots of an ablation run, laid out like
+//! the paper's tables: methods × test sets (win rate against `full`, %, with a bootstrap CI),
+//! the algorithm table with the selector's peak memory and training time, the schedule table,
+//! and the judge-free diagnostics (poison AUROC, novel-vs-harmful AUROC, harmful share of the
+//! dropped part, refusal rates).
+//!
+//! `results.csv` holds only what a seeded run determines (no wall times), so a resumed run and
+//! an uninterrupted one write the same file.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use seal_core::ExampleId;
+use seal_data::{Example, read_examples, read_scores};
+use serde::Serialize;
+
+use super::RunResult;
+use super::plan::ResolvedPlan;
+use crate::stages::common::write_json;
+use crate::stages::select::label_diagnostics;
+use crate::stages::selection::read_selection_csv;
+
+/// The judge-free view of one ranking.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diagnostics {
+    /// Run name.
+    pub run: String,
+    /// Method.
+    pub method: String,
+    /// AUROC of benign above harmful.
+    pub poison_auroc: Option<f64>,
+    /// AUROC of novel benign above harmful.
+    pub novel_vs_harmful_auroc: Option<f64>,
+    /// Harmful share of the dropped part.
+    pub dropped_harmful_share: Option<f64>,
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}", 100.0 * v)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
+}
+
+/// Writes every report file into `out`; returns the path of `report.md`.
+pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::Result<PathBuf> {
+    let ft = read_examples(&plan.plan.data.ft)
+        .with_context(|| format!("reading {}", plan.plan.data.ft.display()))?;
+    let by_id: HashMap<&ExampleId, &Example> = ft.iter().map(|e| (&e.id, e)).collect();
+    let diagnostics = results
+        .iter()
+        .map(|r| diagnostics_of(r, &by_id))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sets: Vec<String> = plan.plan.test_sets.iter().map(|s| s.name.clone()).collect();
+    let rates = super::overall_rates(results);
+
+    let mut md = String::new();
+    let p = &plan.plan;
+    let _ = writeln!(md, "# Ablation report: {}\n", p.name);
+    let _ = writeln!(
+        md,
+        "Model `{}`; D_safe `{}`; D_ft `{}`; seed {}. Win rates are against `full` (standard SFT on all of D_ft), \
+         judged pairwise in both orders, a tie counting ½; brackets hold the 95% bootstrap interval.\n",
+        p.model.display(),
+        p.data.safe.display(),
+        p.data.ft.display(),
+        p.seed
+    );
+
+    let win_table = |md: &mut String, runs: &[&RunResult], extra: bool| {
+        let mut header = String::from("| run | method |");
+        let mut rule = String::from("| --- | --- |");
+        for s in &sets {
+            let _ = write!(header, " {s} win % |");
+            rule.push_str(" --- |");
+        }
+        if extra {
+            header.push_str(" selector peak RSS (MiB) | selector time (s) | poison AUROC |");
+            rule.push_str(" --- | --- | --- |");
+        }
+        let _ = writeln!(md, "{header}\n{rule}");
+        for r in runs {
+            let mut row = format!("| {} | {} |", r.name, r.method);
+            for s in &sets {
+                match rates.get(&(r.name.clone(), s.clone())) {
+                    Some(w) => {
+                        let _ = write!(
+                            row,
+                            " {} [{}, {}] |",
+                            pct(w.win_rate),
+                            pct(w.ci_low),
+                            pct(w.ci_high)
+                        );
+                    }
+                    None => row.push_str(" – |"),
+                }
+            }
+            if extra {
+                match &r.select {
+                    Some(m) => {
+                        let _ = write!(
+                            row,
+                            " {:.0} | {:.1} | {} |",
+                            m.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+                            m.train_wall_s,
+                            opt(m.label_auroc)
+                        );
+                    }
+                    None => row.push_str(" – | – | – |"),
+                }
+            }
+            let _ = writeln!(md, "{row}");
+        }
+        md.push('\n');
+    };
+
+    let group = |g: &str| -> Vec<&RunResult> {
+        results
+            .iter()
+            .filter(|r| r.group == g && r.finetune.is_some())
+            .collect()
+    };
+    let _ = writeln!(md, "## Methods\n");
+    let methods: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| r.finetune.is_some() && r.name != "full")
+        .collect();
+    win_table(&mut md, &methods, false);
+    let algorithms = group("algorithm");
+    if !algorithms.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Algorithm 1 vs Algorithm 2\n\nPeak memory is the selector process's peak resident set (CPU; the \
+             device allocator's peak on CUDA); time is the selector loop's wall time.\n"
+        );
+        win_table(&mut md, &algorithms, true);
+    }
+    let schedules = group("schedule");
+    if !schedules.is_empty() {
+        let _ = writeln!(md, "## Penalty schedules\n");
+        win_table(&mut md, &schedules, true);
+    }
+
+    let _ = writeln!(
+        md,
+        "## Judge-free diagnostics\n\nHow each ranking of D_ft separates the known poison: AUROC of benign above \
+         harmful, AUROC of the novel benign task above harmful (a selector that drops whatever is new fails here), \
+         and the harmful share of the dropped part. `loss-rank` (the initial model's loss alone) and `random` are \
+         the yardsticks.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| run | method | poison AUROC | novel vs harmful AUROC | harmful share of dropped |"
+    );
+    let _ = writeln!(md, "| --- | --- | --- | --- | --- |");
+    for d in diagnostics.iter().filter(|d| d.poison_auroc.is_some()) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            d.run,
+            d.method,
+            opt(d.poison_auroc),
+            opt(d.novel_vs_harmful_auroc),
+            opt(d.dropped_harmful_share)
+        );
+    }
+    let _ = writeln!(md, "\n### Refusal rates\n");
+    let mut header = String::from("| run |");
+    let mut rule = String::from("| --- |");
+    for s in &sets {
+        let harmful = p.test_sets.iter().any(|t| &t.name == s && t.harmful);
+        let _ = write!(
+            header,
+            " {s} ({}) |",
+            if harmful { "refusal %" } else { "over-refusal %" }
+        );
+        rule.push_str(" --- |");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for r in results.iter().filter(|r| !r.refusals.is_empty()) {
+        let mut row = format!("| {} |", r.name);
+        for s in &sets {
+            match r.refusals.iter().find(|x| &x.set == s) {
+                Some(x) => {
+                    let _ = write!(row, " {} |", pct(x.rate));
+                }
+                None => row.push_str(" – |"),
+            }
+        }
+        let _ = writeln!(md, "{row}");
+    }
+
+    if let Some(seal) = results
+        .iter()
+        .find(|r| r.method == "seal" && r.win_rates.is_some())
+    {
+        let by_category: Vec<&seal_eval::WinRate> = seal
+            .win_rates
+            .iter()
+            .flatten()
+            .filter(|w| w.category.is_some())
+            .collect();
+        if !by_category.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## `{}` by category\n\n| set | category | n | win % |\n| --- | --- | --- | --- |",
+                seal.name
+            );
+            for w in by_category {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} [{}, {}] |",
+                    w.set,
+                    w.category.as_deref().unwrap_or(""),
+                    w.n,
+                    pct(w.win_rate),
+                    pct(w.ci_low),
+                    pct(w.ci_high)
+                );
+            }
+        }
+    }
+
+    // Plots.
+    std::fs::write(out.join("winrates.svg"), winrate_svg(results, &sets, &rates))?;
+    let _ = writeln!(md, "\n## Plots\n\n![win rates](winrates.svg)\n");
+    if let Some(seal) = results
+        .iter()
+        .find(|r| r.select_dir.is_some() && r.method == "seal")
+        && let Some(dir) = &seal.select_dir
+    {
+        let scores = read_scores(&dir.join("scores.parquet"))?;
+        if scores.iter().any(|s| s.label == "harmful") {
+            std::fs::write(out.join("weights.svg"), weight_histogram_svg(&scores, &seal.name))?;
+            let _ = writeln!(md, "![selector weights by label](weights.svg)\n");
+        }
+    }
+
+    let _ = writeln!(
+        md,
+        "## Stage costs\n\n| run | stage | wall (s) | tokens/s | peak RSS (MiB) |\n| --- | --- | --- | --- | --- |"
+    );
+    for r in results {
+        if let Some(m) = &r.select {
+            let tps = m.epochs.iter().map(|e| e.tokens_per_s).sum::<f64>() / m.epochs.len().max(1) as f64;
+            let _ = writeln!(
+                md,
+                "| {} | select ({}) | {:.1} | {:.0} | {:.0} |",
+                r.name,
+                m.algorithm,
+                m.train_wall_s,
+                tps,
+                m.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+            );
+        }
+        if let Some(m) = &r.finetune {
+            let _ = writeln!(
+                md,
+                "| {} | fine-tune ({} examples) | {:.1} | {:.0} | {:.0} |",
+                r.name,
+                m.train_examples,
+                m.wall_s,
+                m.tokens_per_s,
+                m.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n## Resolved plan\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(&plan.plan)?
+    );
+    let report = out.join("report.md");
+    seal_models::io::write_atomic(&report, md.as_bytes())?;
+
+    // results.csv: deterministic values only.
+    let mut csv = String::from(
+        "run,group,method,set,win_rate,ci_low,ci_high,n,poison_auroc,novel_vs_harmful_auroc,dropped_harmful_share,refusal_rate\n",
+    );
+    let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.6}"));
+    for (r, d) in results.iter().zip(&diagnostics) {
+        for s in &sets {
+            let w = rates.get(&(r.name.clone(), s.clone()));
+            let refusal = r.refusals.iter().find(|x| &x.set == s).map(|x| x.rate);
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                r.name,
+                r.group,
+                r.method,
+                s,
+                f(w.map(|w| w.win_rate)),
+                f(w.map(|w| w.ci_low)),
+                f(w.map(|w| w.ci_high)),
+                w.map_or(0, |w| w.n),
+                f(d.poison_auroc),
+                f(d.novel_vs_harmful_auroc),
+                f(d.dropped_harmful_share),
+                f(refusal)
+            );
+        }
+    }
+    seal_models::io::write_atomic(&out.join("results.csv"), csv.as_bytes())?;
+    write_json(
+        &out.join("results.json"),
+        &serde_json::json!({ "plan": plan.plan, "runs": results, "diagnostics": diagnostics }),
+    )?;
+    Ok(report)
+}
+
+fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyhow::Result<Diagnostics> {
+    let mut d = Diagnostics {
+        run: r.name.clone(),
+        method: r.method.clone(),
+        ..Diagnostics::default()
+    };
+    if let Some(m) = &r.select {
+        d.poison_auroc = m.label_auroc;
+        d.novel_vs_harmful_auroc = m.novel_vs_harmful_auroc;
+        d.dropped_harmful_share = m.dropped_harmful_share;
+        return Ok(d);
+    }
+    // Baselines that rank (random, dsir, loss-rank): their selection.csv against the labels.
+    if matches!(r.method.as_str(), "full" | "safeinstr") {
+        return Ok(d);
+    }
+    let Some(dir) = &r.finetune_dir else { return Ok(d) };
+    let rows = read_selection_csv(&dir.join("selection.csv"))?;
+    let mut examples = Vec::new();
+    let mut scores = Vec::new();
+    let mut kept = Vec::new();
+    for (id, score, k) in &rows {
+        if let Some(e) = by_id.get(id) {
+            examples.push(*e);
+            scores.push(*score as f32);
+            kept.push(*k);
+        }
+    }
+    let (a, s, n) = label_diagnostics(&examples, &scores, &kept)?;
+    d.poison_auroc = a;
+    d.dropped_harmful_share = s;
+    d.novel_vs_harmful_auroc = n;
+    Ok(d)
+}
+
+fn svg_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Grouped bars: one group per test set, one bar per run (win rate against `full`, with its CI).
+fn winrate_svg(
+    results: &[RunResult],
+    sets: &[String],
+    rates: &std::collections::BTreeMap<(String, String), seal_eval::WinRate>,
+) -> String {
+    let runs: Vec<&RunResult> = results.iter().filter(|r| r.win_rates.is_some()).collect();
+    let palette = [
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+        "#bab0ac",
+    ];
+    let bar = 14.0;
+    let group_w = bar * runs.len().max(1) as f64 + 30.0;
+    let (left, top, height) = (50.0, 30.0, 240.0);
+    let width = left + group_w * sets.len() as f64 + 180.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n",
+        top + height + 60.0
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{left}\" y=\"18\" font-size=\"13\">Win rate against full (%), 95% CI</text>"
+    );
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = top + height * (1.0 - tick);
+        let dash = if tick == 0.5 {
+            " stroke-dasharray=\"4 3\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ccc\"{dash}/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}</text>",
+            left + group_w * sets.len() as f64,
+            left - 4.0,
+            y + 4.0,
+            tick * 100.0
+        );
+    }
+    for (si, set) in sets.iter().enumerate() {
+        let x0 = left + group_w * si as f64 + 15.0;
+        for (ri, r) in runs.iter().enumerate() {
+            if let Some(w) = rates.get(&(r.name.clone(), set.clone())) {
+                let x = x0 + bar * ri as f64;
+                let y = top + height * (1.0 - w.win_rate);
+                let _ = writeln!(
+                    svg,
+                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {}: {:.1}%</title></rect>",
+                    bar - 2.0,
+                    top + height - y,
+                    palette[ri % palette.len()],
+                    svg_escape(&r.name),
+                    svg_escape(set),
+                    100.0 * w.win_rate
+                );
+                let (lo, hi) = (top + height * (1.0 - w.ci_low), top + height * (1.0 - w.ci_high));
+                let cx = x + (bar - 2.0) / 2.0;
+                let _ = writeln!(
+                    svg,
+                    "<line x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{lo:.1}\" y2=\"{hi:.1}\" stroke=\"#333\"/>"
+                );
+            }
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x0 + bar * runs.len() as f64 / 2.0,
+            top + height + 16.0,
+            svg_escape(set)
+        );
+    }
+    let lx = left + group_w * sets.len() as f64 + 20.0;
+    for (ri, r) in runs.iter().enumerate() {
+        let y = top + 14.0 * ri as f64;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx:.0}\" y=\"{y:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
+            palette[ri % palette.len()],
+            lx + 14.0,
+            y + 9.0,
+            svg_escape(&r.name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Histogram of the final selector weights, benign and harmful overlaid.
+fn weight_histogram_svg(scores: &[seal_data::ScoreRow], run: &str) -> String {
+    let bins = 30usize;
+    let (lo, hi) = scores
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), s| {
+            (a.min(s.weight), b.max(s.weight))
+        });
+    let span = (hi - lo).max(1e-6);
+    let mut counts: HashMap<&str, Vec<usize>> = HashMap::new();
+    for s in scores {
+        let b = (((s.weight - lo) / span) * bins as f32)
+            .floor()
+            .min(bins as f32 - 1.0) as usize;
+        counts.entry(s.label.as_str()).or_insert_with(|| vec![0; bins])[b] += 1;
+    }
+    let max = counts.values().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let (left, top, w, h) = (40.0, 30.0, 480.0, 200.0);
+    let bw = w / bins as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n",
+        left + w + 120.0,
+        top + h + 40.0
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{left}\" y=\"18\" font-size=\"13\">Selector weights of `{}` by true label</text>",
+        svg_escape(run)
+    );
+    let colours = [
+        ("benign", "#4e79a7"),
+        ("harmful", "#e15759"),
+        ("unknown", "#bab0ac"),
+    ];
+    for (i, (label, colour)) in colours.iter().enumerate() {
+        let Some(c) = counts.get(label) else { continue };
+        for (b, &n) in c.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let bh = h * n as f64 / max;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{colour}\" fill-opacity=\"0.6\"/>",
+                left + bw * b as f64,
+                top + h - bh,
+                bw - 1.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{colour}\"/><text x=\"{:.0}\" y=\"{:.0}\">{label}</text>",
+            left + w + 15.0,
+            top + 14.0 * i as f64,
+            left + w + 29.0,
+            top + 14.0 * i as f64 + 9.0
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{left}\" y=\"{:.0}\">{lo:.3}</text><text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{hi:.3}</text>",
+        top + h + 16.0,
+        left + w,
+        top + h + 16.0
+    );
+    svg.push_str("</svg>\n");
+    svg
+}

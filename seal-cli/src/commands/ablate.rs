@@ -1,0 +1,24 @@
+//! `seal ablate` and `seal demo`.
+
+use crate::ablate::{AblateOptions, demo, run_plan_file};
+use crate::cli::{AblateArgs, DemoArgs};
+
+pub fn exec(args: AblateArgs, quiet: bool) -> anyhow::Result<()> {
+    let options = AblateOptions {
+        resume: args.resume,
+        quiet,
+    };
+    let report = run_plan_file(&args.plan, &args.out, &options)?;
+    println!("{}", report.display());
+    Ok(())
+}
+
+pub fn exec_demo(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
+    let options = AblateOptions {
+        resume: args.resume,
+        quiet,
+    };
+    let report = demo::run(&args.out, args.quick, &options)?;
+    println!("{}", report.display());
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The generation stage (DESIGN section 6): answer evaluation prompt sets with a model folder,
+//! batched with the KV cache, seeded, into a generations JSONL that any judge reads.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use seal_data::prompt_ids;
+use seal_eval::generations::{GenerationRecord, write_generations};
+use seal_models::backend::Backend;
+use seal_models::{SamplingConfig, TextTokenizer, generate, load_llama};
+use serde::{Deserialize, Serialize};
+
+use super::common::{TemplateChoice, read_records, require_file};
+
+/// One evaluation prompt set: canonical records whose prompts are answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptSet {
+    /// Set name in reports (`helpful`, `general`, `harmful`, ...).
+    pub name: String,
+    /// Canonical records (`.parquet` or `.jsonl`); responses, if any, are ignored.
+    pub path: PathBuf,
+}
+
+/// What to generate and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSpec {
+    /// Model folder.
+    pub model: PathBuf,
+    /// Name recorded with every output.
+    pub model_name: String,
+    /// The prompt sets.
+    pub sets: Vec<PromptSet>,
+    /// Decoding settings (seed included).
+    pub sampling: SamplingConfig,
+    /// Prompt template.
+    pub template: TemplateChoice,
+    /// Prompts per batch.
+    pub batch_size: usize,
+}
+
+impl GenerateSpec {
+    /// Checks inputs before any expensive work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        require_file(&self.model.join("config.json"))?;
+        for set in &self.sets {
+            require_file(&set.path).with_context(|| format!("prompt set `{}`", set.name))?;
+        }
+        anyhow::ensure!(self.batch_size > 0, "generation batch size must be at least 1");
+        Ok(())
+    }
+}
+
+/// Generates every set's answers and writes them to `out` (JSONL, atomically).
+pub fn run<B: Backend>(
+    spec: &GenerateSpec,
+    out: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Vec<GenerationRecord>> {
+    spec.check()?;
+    let tokenizer = TextTokenizer::from_dir(&spec.model)
+        .with_context(|| format!("loading tokenizer of {}", spec.model.display()))?;
+    let template = spec.template.resolve(&tokenizer)?;
+    let model = load_llama::<B>(&spec.model, device)
+        .with_context(|| format!("loading model {}", spec.model.display()))?
+        .model;
+    let settings = serde_json::to_value(&spec.sampling).context("serialising sampling settings")?;
+    let mut records = Vec::new();
+    for set in &spec.sets {
+        let prompts = read_records(&set.path)?;
+        for (batch_index, batch) in prompts.chunks(spec.batch_size).enumerate() {
+            let ids = batch
+                .iter()
+                .map(|e| prompt_ids(e, &tokenizer, &template))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Each batch draws from its own seed, so a set's outputs do not depend on which
+            // sets came before it.
+            let sampling = SamplingConfig {
+                seed: spec.sampling.seed.wrapping_add(batch_index as u64),
+                ..spec.sampling.clone()
+            };
+            let outputs = generate(&model, &ids, &sampling, &tokenizer.eos_ids, tokenizer.pad_id)?;
+            for (example, answer) in batch.iter().zip(outputs) {
+                let prompt: Vec<&str> = example.prompt.iter().map(|m| m.content.as_str()).collect();
+                records.push(GenerationRecord {
+                    prompt_id: example.id.to_string(),
+                    set: set.name.clone(),
+                    category: example.category.clone(),
+                    model: spec.model_name.clone(),
+                    seed: spec.sampling.seed,
+                    settings: settings.clone(),
+                    prompt: prompt.join("\n\n"),
+                    output: tokenizer.decode(&answer, true)?.trim().to_string(),
+                });
+            }
+        }
+        tracing::info!(set = %set.name, prompts = prompts.len(), "generated");
+    }
+    write_generations(out, &records)?;
+    Ok(records)
+}
