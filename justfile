@@ -34,6 +34,10 @@ bench:
     .venv-bench/bin/python ../shared/bench/torch_reference.py 5
     .venv-bench/bin/python bench/torch_generate.py --config ../shared/bench/bench-tiny.config.json
 
+# data pipeline throughput: streamed import and tokenization of a generated 1M-row JSONL (rows/s, peak RSS)
+bench-data:
+    cargo run --release --locked -p seal-cli -- bench data --rows 1000000
+
 # the system OpenBLAS the default CPU backend links (Debian libopenblas-dev)
 sys-deps:
     #!/usr/bin/env bash
