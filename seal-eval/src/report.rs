@@ -98,6 +98,7 @@ struct Layout {
     top: usize,
     plot_h: usize,
     slot: usize,
+    bars: usize,
 }
 
 impl Layout {
@@ -105,13 +106,19 @@ impl Layout {
         let slot = 48;
         let left = 56;
         Self {
-            width: left + 16 + slot * bars.max(1),
-            height: 360,
+            // Room on the right for the last bar's slanted label, and for the title.
+            width: (left + slot * bars.max(1) + 180).max(480),
+            height: 420,
             left,
             top: 24,
             plot_h: 220,
             slot,
+            bars: bars.max(1),
         }
+    }
+    /// Right end of the grid lines.
+    fn plot_right(&self) -> usize {
+        self.left + self.slot * self.bars + 8
     }
     /// Pixel row of a win rate in [0, 1].
     fn y(&self, v: f64) -> usize {
@@ -164,7 +171,7 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
             "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#ccc\"{}/>\
 <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}%</text>",
             l.left,
-            l.width - 8,
+            l.plot_right(),
             if tick == 0.5 {
                 " stroke-dasharray=\"4 3\" stroke-width=\"1.5\""
             } else {
@@ -186,7 +193,7 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
             "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"#{cr:02x}{cg:02x}{cb:02x}\">\
 <title>{}: {:.1}% [{:.1}, {:.1}], n={}</title></rect>\n\
 <line x1=\"{mid}\" y1=\"{}\" x2=\"{mid}\" y2=\"{}\" stroke=\"black\"/>\n\
-<text x=\"{mid}\" y=\"{}\" text-anchor=\"end\" transform=\"rotate(-45 {mid} {})\">{}</text>",
+<text x=\"{mid}\" y=\"{}\" transform=\"rotate(45 {mid} {})\">{}</text>",
             base - y,
             xml(&label(r)),
             r.win_rate * 100.0,
@@ -207,7 +214,8 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
 /// The same bars as [`to_svg`], rasterised to RGB8 pixels.
 fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
     let l = Layout::new(rates.len());
-    let (w, h) = (l.width, l.height);
+    // Unlabelled, so cropped to the bars: the labels' room in the SVG would be blank here.
+    let (w, h) = (l.plot_right() + 8, l.y(0.0) + 12);
     let mut px = vec![0xffu8; w * h * 3];
     let mut fill = |x0: usize, y0: usize, x1: usize, y1: usize, (r, g, b): (u8, u8, u8)| {
         for y in y0.min(h)..y1.min(h) {
@@ -219,11 +227,11 @@ fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
     for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let y = l.y(tick);
         if tick == 0.5 {
-            for x in (l.left..w - 8).step_by(7) {
+            for x in (l.left..l.plot_right()).step_by(7) {
                 fill(x, y, x + 4, y + 2, (0x66, 0x66, 0x66));
             }
         } else {
-            fill(l.left, y, w - 8, y + 1, (0xcc, 0xcc, 0xcc));
+            fill(l.left, y, l.plot_right(), y + 1, (0xcc, 0xcc, 0xcc));
         }
     }
     for (i, r) in rates.iter().enumerate() {
@@ -279,4 +287,82 @@ pub fn write_reports(dir: &Path, run: &JudgeRun) -> Result<()> {
     write_atomic(&png_path, &to_png(&run.win_rates, &png_path)?)?;
     write_jsonl(&dir.join("verdicts.jsonl"), &run.verdicts)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::JudgeRunSettings;
+
+    fn rate(set: &str, category: Option<&str>, win_rate: f64) -> WinRate {
+        WinRate {
+            set: set.into(),
+            category: category.map(str::to_string),
+            n: 10,
+            win_rate,
+            ci_low: win_rate - 0.1,
+            ci_high: win_rate + 0.05,
+            wins: 5,
+            ties: 2,
+            losses: 3,
+        }
+    }
+
+    fn run() -> JudgeRun {
+        JudgeRun {
+            judge: "reward:rm".into(),
+            candidate: "seal".into(),
+            reference: "full".into(),
+            verdicts: Vec::new(),
+            win_rates: vec![
+                rate("catqa", None, 0.6),
+                rate("catqa", Some("Fraud, Scams \"etc\""), 0.25),
+                rate("hh", None, 0.5),
+            ],
+            settings: JudgeRunSettings::default(),
+        }
+    }
+
+    #[test]
+    fn csv_quotes_fields_and_markdown_shows_percentages() {
+        let csv = to_csv(&run().win_rates);
+        assert!(
+            csv.contains("catqa,\"Fraud, Scams \"\"etc\"\"\",10,0.250000,0.150000,0.300000,5,2,3"),
+            "{csv}"
+        );
+        assert!(csv.contains("hh,,10,0.500000"), "{csv}");
+        let md = to_markdown(&run());
+        assert!(md.contains("| catqa | all | 60.0 | 50.0–65.0 | 10 |"), "{md}");
+    }
+
+    #[test]
+    fn plots_have_one_bar_per_row() {
+        let svg = to_svg(&run());
+        assert_eq!(svg.matches("<rect x=").count(), 3, "{svg}");
+        assert!(svg.contains("Fraud, Scams &quot;etc&quot;"));
+        let path = Path::new("winrates.png");
+        let bytes = to_png(&run().win_rates, path).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        let l = Layout::new(3);
+        assert_eq!(
+            (info.width as usize, info.height as usize),
+            (l.plot_right() + 8, l.y(0.0) + 12)
+        );
+        // The first bar (60%) is filled in the set colour halfway up; the second (25%) is not.
+        let (w, _, px) = raster(&run().win_rates);
+        let at = |x: usize, y: usize| {
+            (
+                px[(y * w + x) * 3],
+                px[(y * w + x) * 3 + 1],
+                px[(y * w + x) * 3 + 2],
+            )
+        };
+        let (x0, bw) = l.bar(0);
+        let (x1, _) = l.bar(1);
+        assert_eq!(at(x0 + 2, l.y(0.55)), SET_COLOUR);
+        assert_eq!(at(x1 + 2, l.y(0.55)), (0xff, 0xff, 0xff));
+        assert_eq!(at(x1 + bw / 2 - 2, l.y(0.2)), CATEGORY_COLOUR);
+    }
 }
