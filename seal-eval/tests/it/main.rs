@@ -2,5 +2,4 @@
 
 mod common;
 mod generative;
-
 mod reward;
