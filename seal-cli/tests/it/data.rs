@@ -214,3 +214,41 @@ fn data_mix_writes_the_mixture_and_its_report() {
     );
     assert!(!bad_out.exists());
 }
+
+#[test]
+fn bench_data_streams_import_and_tokenize_and_reports_rates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = seal(&[
+        "bench",
+        "data",
+        "--rows",
+        "3000",
+        "--chunk",
+        "1000",
+        "--dir",
+        dir.path().to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    assert_eq!(report["rows"], 3000);
+    for key in ["import_rows_per_s", "tokenize_rows_per_s", "tokens_per_s"] {
+        assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {report}");
+    }
+    // Rates and memory are reported, never asserted beyond being measured.
+    assert!(
+        report["import_peak_rss_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{report}"
+    );
+    assert!(dir.path().join("bench.tokens.parquet").exists());
+    let o = seal(&[
+        "data",
+        "inspect",
+        dir.path().join("bench.parquet").to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        stdout(&o).contains("3000 records (3000 with a response"),
+        "{}",
+        stdout(&o)
+    );
+}
