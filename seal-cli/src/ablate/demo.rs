@@ -62,18 +62,56 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// `--quick` reads the first rows of each world file (the generator shuffles them, so a prefix
+/// holds every kind of example): (file written, embedded source, rows).
+const QUICK_SLICES: &[(&str, &str, usize)] = &[
+    ("quick/ft.jsonl", "world/ft.jsonl", 160),
+    ("quick/safe.jsonl", "world/safe.jsonl", 40),
+    ("quick/eval_general.jsonl", "world/eval_general.jsonl", 20),
+    ("quick/eval_harmful.jsonl", "world/eval_harmful.jsonl", 22),
+    ("quick/preferences.jsonl", "world/preferences.jsonl", 120),
+];
+
+fn embedded(name: &str) -> &'static [u8] {
+    FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .expect("quick slices name embedded files")
+}
+
+/// The first `rows` lines of `bytes`.
+fn first_lines(bytes: &[u8], rows: usize) -> Vec<u8> {
+    let end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(rows - 1)
+        .map_or(bytes.len(), |(i, _)| i + 1);
+    bytes[..end].to_vec()
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    seal_models::io::write_atomic(path, bytes)?;
+    Ok(())
+}
+
 /// Writes the embedded inputs into `dir` (files that already hold the same bytes are left
 /// alone, so a resumed demo sees unchanged inputs) and returns the plan's path.
 pub fn write_inputs(dir: &Path, quick: bool) -> anyhow::Result<PathBuf> {
     for (name, bytes) in FILES {
-        let path = dir.join(name);
-        if std::fs::read(&path).ok().as_deref() == Some(*bytes) {
-            continue;
+        write_if_changed(&dir.join(name), bytes)?;
+    }
+    if quick {
+        for (name, source, rows) in QUICK_SLICES {
+            write_if_changed(&dir.join(name), &first_lines(embedded(source), *rows))?;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        seal_models::io::write_atomic(&path, bytes)?;
     }
     Ok(dir.join(if quick { "quick.toml" } else { "plan.toml" }))
 }

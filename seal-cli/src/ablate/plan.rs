@@ -403,8 +403,15 @@ impl Plan {
             }
         }
         match &self.judge {
-            JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
+            JudgePlan::Reward { path } => {
                 require_file(&path.join("config.json")).context("judge")?;
+                // Load it now: a folder that is not a one-label classifier fails here, not
+                // after hours of training.
+                seal_eval::load_judge(&seal_eval::JudgeSpec::Reward(path.clone())).context("judge")?;
+            }
+            JudgePlan::Generative { path } => {
+                require_file(&path.join("config.json")).context("judge")?;
+                seal_eval::load_judge(&seal_eval::JudgeSpec::Generative(path.clone())).context("judge")?;
             }
             JudgePlan::TrainReward {
                 pairs,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `seal` binary on the committed fixtures.
 
 mod data;
+mod demo;
 mod judge;
 
 use std::path::PathBuf;
