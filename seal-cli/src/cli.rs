@@ -501,8 +501,9 @@ pub struct JudgeArgs {
     /// The reference's generations on the same prompts (e.g. the `full` model's).
     #[arg(long, required = true)]
     pub reference: Option<PathBuf>,
-    /// `reward:<dir>` (a LlamaForSequenceClassification folder, e.g. from `seal judge train`)
-    /// or `generative:<dir>` (an instruct model folder).
+    /// `reward:<dir>` (a LlamaForSequenceClassification folder, e.g. from `seal judge train`),
+    /// `generative:<dir>` (an instruct model folder) or `http:http://host:port#model` (an
+    /// OpenAI-compatible server; verdicts cached in OUT/verdict-cache.jsonl).
     #[arg(long, required = true)]
     pub judge: Option<String>,
     /// Output folder: winrates.csv, .json, .md, .svg, .png and verdicts.jsonl.

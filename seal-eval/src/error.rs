@@ -117,6 +117,16 @@ pub enum EvalError {
         /// Preferences returned.
         got: usize,
     },
+    /// An HTTP judge gave up on a comparison.
+    #[error("judge endpoint {url} failed after {attempts} attempts: {reason}")]
+    Http {
+        /// The endpoint.
+        url: String,
+        /// Attempts made.
+        attempts: usize,
+        /// The last failure.
+        reason: String,
+    },
     /// Training diverged.
     #[error("non-finite loss at epoch {epoch}, step {step}")]
     NonFiniteLoss {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use seal_eval::{
     BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings, judge_files,
-    load_judge, pair_accuracy, read_preferences, train_reward_judge, write_reports,
+    load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, write_reports,
 };
 use seal_models::{AdamSettings, TextTokenizer};
 
@@ -23,7 +23,12 @@ pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
         bail!("--candidate, --reference, --judge and --out are required");
     };
     let spec: JudgeSpec = judge.parse()?;
-    let mut judge = load_judge(&spec).with_context(|| format!("loading judge {judge}"))?;
+    let cache = matches!(spec, JudgeSpec::Http { .. }).then(|| out.join("verdict-cache.jsonl"));
+    if cache.is_some() {
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let mut judge =
+        load_judge_cached(&spec, cache.as_deref()).with_context(|| format!("loading judge {judge}"))?;
     let settings = JudgeRunSettings {
         bootstrap: BootstrapSettings {
             resamples: args.resamples,

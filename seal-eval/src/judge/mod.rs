@@ -3,6 +3,7 @@
 //! ([`RewardJudge`]) or an instruct model asked to compare ([`GenerativeJudge`]).
 
 pub mod generative;
+pub mod http;
 pub mod reward;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use seal_models::backend::{Cpu, cpu_device};
 
 pub use generative::{GenerativeJudge, GenerativeSettings};
+pub use http::{HttpJudge, HttpSettings};
 pub use reward::{
     PreferencePair, RewardArch, RewardInit, RewardJudge, RewardModel, RewardTrainReport, RewardTrainSettings,
     pair_accuracy, read_preferences, train_reward_judge,
@@ -47,6 +49,13 @@ pub enum JudgeSpec {
     Reward(PathBuf),
     /// An instruct model folder with a chat template.
     Generative(PathBuf),
+    /// An OpenAI-compatible endpoint, `http:<base url>#<model>`.
+    Http {
+        /// `http://host:port`.
+        base_url: String,
+        /// The model the endpoint serves.
+        model: String,
+    },
 }
 
 impl std::str::FromStr for JudgeSpec {
@@ -56,19 +65,38 @@ impl std::str::FromStr for JudgeSpec {
         match s.split_once(':') {
             Some(("reward", dir)) if !dir.is_empty() => Ok(Self::Reward(dir.into())),
             Some(("generative", dir)) if !dir.is_empty() => Ok(Self::Generative(dir.into())),
+            Some(("http", rest)) => match rest.split_once('#') {
+                Some((base_url, model)) if !base_url.is_empty() && !model.is_empty() => Ok(Self::Http {
+                    base_url: base_url.into(),
+                    model: model.into(),
+                }),
+                _ => Err(EvalError::invalid(
+                    "judge spec",
+                    format!("`{s}` is not `http:http://host:port#model`"),
+                )),
+            },
             _ => Err(EvalError::invalid(
                 "judge spec",
-                format!("`{s}` is not `reward:<dir>` or `generative:<dir>`"),
+                format!("`{s}` is not `reward:<dir>`, `generative:<dir>` or `http:<url>#<model>`"),
             )),
         }
     }
 }
 
-/// Loads the judge `spec` names on the CPU backend.
+/// Loads the judge `spec` names on the CPU backend (an HTTP judge without a verdict cache).
 ///
 /// # Errors
 /// Missing or malformed model folders; a reward folder that is not a classifier.
 pub fn load_judge(spec: &JudgeSpec) -> Result<Box<dyn Judge>> {
+    load_judge_cached(spec, None)
+}
+
+/// [`load_judge`], with an HTTP judge keeping its verdicts in the JSON Lines file `cache` (model
+/// judges are cheap to rerun locally and keep none).
+///
+/// # Errors
+/// As [`load_judge`]; an unreadable cache file.
+pub fn load_judge_cached(spec: &JudgeSpec, cache: Option<&Path>) -> Result<Box<dyn Judge>> {
     let device = cpu_device();
     Ok(match spec {
         JudgeSpec::Reward(dir) => Box::new(RewardJudge::<Cpu>::load(dir, &device)?),
@@ -77,6 +105,12 @@ pub fn load_judge(spec: &JudgeSpec) -> Result<Box<dyn Judge>> {
             GenerativeSettings::default(),
             &device,
         )?),
+        JudgeSpec::Http { base_url, model } => Box::new(HttpJudge::new(HttpSettings {
+            base_url: base_url.clone(),
+            model: model.clone(),
+            cache: cache.map(Path::to_path_buf),
+            ..HttpSettings::default()
+        })?),
     })
 }
 

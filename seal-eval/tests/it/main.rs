@@ -2,4 +2,5 @@
 
 mod common;
 mod generative;
+mod http;
 mod reward;
