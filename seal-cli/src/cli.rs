@@ -551,13 +551,13 @@ pub struct JudgeTrainArgs {
     #[arg(long, default_value_t = 4)]
     pub heads: usize,
     /// Passes over the pairs.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub epochs: usize,
     /// Pairs per Adam step.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Longest sequence in tokens (longer ones keep their end).
     #[arg(long, default_value_t = 256)]

@@ -23,7 +23,7 @@ pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
         bail!("--candidate, --reference, --judge and --out are required");
     };
     let spec: JudgeSpec = judge.parse()?;
-    let cache = matches!(spec, JudgeSpec::Http { .. }).then(|| out.join("verdict-cache.jsonl"));
+    let cache = matches!(spec, JudgeSpec::Http { .. }).then(|| seal_eval::judge::http::default_cache(&out));
     if cache.is_some() {
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     }

@@ -52,6 +52,8 @@ fn judge_train_then_win_rates_of_chosen_over_rejected_answers() {
         model.to_str().unwrap(),
         "--epochs",
         "3",
+        "--lr",
+        "0.002",
         "--holdout",
         "100",
         "--seed",

@@ -371,7 +371,7 @@ pub struct RewardArch {
 }
 
 impl Default for RewardArch {
-    /// The size the fixture test trains in about 20 s on two cores (93% held-out accuracy).
+    /// The size the fixture test trains in under a minute on two cores (93-94% held-out).
     fn default() -> Self {
         Self {
             hidden_size: 64,
@@ -439,10 +439,13 @@ pub struct RewardTrainSettings {
 impl Default for RewardTrainSettings {
     fn default() -> Self {
         Self {
-            epochs: 6,
+            // Measured on the fixture world (500 pairs, 64-wide 2-layer backbone, seeds 0, 1, 3):
+            // 8 epochs at 1e-3 gave 93-94% held-out accuracy; 6 at 2e-3 gave 90-93%, 4 at
+            // 2e-3 88-93% (it fits the training pairs perfectly by then and starts to overfit).
+            epochs: 8,
             batch_size: 16,
             adam: AdamSettings {
-                lr: 2e-3,
+                lr: 1e-3,
                 ..AdamSettings::default()
             },
             max_len: 256,
