@@ -211,7 +211,59 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
     s
 }
 
-/// The same bars as [`to_svg`], rasterised to RGB8 pixels.
+/// A 3x5 pixel font for the numbers the PNG prints (tick labels, win rates); rows top to
+/// bottom, bit 2 is the left column.
+const DIGITS: [(char, [u8; 5]); 12] = [
+    ('0', [0b111, 0b101, 0b101, 0b101, 0b111]),
+    ('1', [0b010, 0b110, 0b010, 0b010, 0b111]),
+    ('2', [0b111, 0b001, 0b111, 0b100, 0b111]),
+    ('3', [0b111, 0b001, 0b111, 0b001, 0b111]),
+    ('4', [0b101, 0b101, 0b111, 0b001, 0b001]),
+    ('5', [0b111, 0b100, 0b111, 0b001, 0b111]),
+    ('6', [0b111, 0b100, 0b111, 0b101, 0b111]),
+    ('7', [0b111, 0b001, 0b010, 0b010, 0b010]),
+    ('8', [0b111, 0b101, 0b111, 0b101, 0b111]),
+    ('9', [0b111, 0b101, 0b111, 0b001, 0b111]),
+    ('%', [0b101, 0b001, 0b010, 0b100, 0b101]),
+    ('.', [0b000, 0b000, 0b000, 0b000, 0b010]),
+];
+
+/// Pixel scale of the digit font.
+const FONT_SCALE: usize = 2;
+
+/// Width in pixels of `text` in the digit font.
+fn text_width(text: &str) -> usize {
+    text.chars().count() * 4 * FONT_SCALE
+}
+
+/// Draws `text` (digits, `%`, `.`) with its top-left corner at (x, y) into an RGB8 buffer of
+/// width `w`; other characters are skipped as blanks.
+fn draw_text(px: &mut [u8], w: usize, x: usize, y: usize, text: &str) {
+    let h = px.len() / 3 / w;
+    for (i, c) in text.chars().enumerate() {
+        let Some((_, rows)) = DIGITS.iter().find(|(d, _)| *d == c) else {
+            continue;
+        };
+        for (r, bits) in rows.iter().enumerate() {
+            for col in 0..3 {
+                if bits & (0b100 >> col) == 0 {
+                    continue;
+                }
+                for dy in 0..FONT_SCALE {
+                    for dx in 0..FONT_SCALE {
+                        let (xx, yy) = (x + (i * 4 + col) * FONT_SCALE + dx, y + r * FONT_SCALE + dy);
+                        if xx < w && yy < h {
+                            px[(yy * w + xx) * 3..(yy * w + xx) * 3 + 3].fill(0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The same bars as [`to_svg`], rasterised to RGB8 pixels, with the axis ticks and each bar's
+/// win rate printed (the set and category names are in the SVG and the table).
 fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
     let l = Layout::new(rates.len());
     // Unlabelled, so cropped to the bars: the labels' room in the SVG would be blank here.
@@ -234,6 +286,11 @@ fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
             fill(l.left, y, l.plot_right(), y + 1, (0xcc, 0xcc, 0xcc));
         }
     }
+    let mut labels = Vec::new();
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let text = format!("{:.0}%", tick * 100.0);
+        labels.push((l.left - 6 - text_width(&text), l.y(tick) - 5, text));
+    }
     for (i, r) in rates.iter().enumerate() {
         let (x, bw) = l.bar(i);
         fill(x, l.y(r.win_rate), x + bw, l.y(0.0), colour(r));
@@ -241,8 +298,18 @@ fn raster(rates: &[WinRate]) -> (usize, usize, Vec<u8>) {
         fill(mid, l.y(r.ci_high), mid + 1, l.y(r.ci_low) + 1, (0, 0, 0));
         fill(mid - 4, l.y(r.ci_high), mid + 5, l.y(r.ci_high) + 1, (0, 0, 0));
         fill(mid - 4, l.y(r.ci_low), mid + 5, l.y(r.ci_low) + 1, (0, 0, 0));
+        let text = format!("{:.0}", r.win_rate * 100.0);
+        let top = l.y(r.ci_high).min(l.y(r.win_rate));
+        labels.push((
+            mid.saturating_sub(text_width(&text) / 2),
+            top.saturating_sub(14),
+            text,
+        ));
     }
     fill(l.left, l.top, l.left + 1, l.y(0.0) + 1, (0, 0, 0));
+    for (x, y, text) in labels {
+        draw_text(&mut px, w, x, y, &text);
+    }
     (w, h, px)
 }
 
@@ -333,6 +400,18 @@ mod tests {
         assert!(csv.contains("hh,,10,0.500000"), "{csv}");
         let md = to_markdown(&run());
         assert!(md.contains("| catqa | all | 60.0 | 50.0–65.0 | 10 |"), "{md}");
+    }
+
+    #[test]
+    fn png_digits_are_drawn_pixel_by_pixel() {
+        let w = 16;
+        let mut px = vec![0xffu8; w * 12 * 3];
+        draw_text(&mut px, w, 0, 0, "1");
+        let dark = |x: usize, y: usize| px[(y * w + x) * 3] == 0;
+        // '1' top row is .#. and bottom row ###, at scale 2.
+        assert!(!dark(0, 0) && dark(2, 0) && dark(3, 1) && !dark(4, 0));
+        assert!(dark(0, 9) && dark(5, 9));
+        assert_eq!(text_width("50%"), 3 * 4 * FONT_SCALE);
     }
 
     #[test]
