@@ -193,7 +193,8 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
             "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"#{cr:02x}{cg:02x}{cb:02x}\">\
 <title>{}: {:.1}% [{:.1}, {:.1}], n={}</title></rect>\n\
 <line x1=\"{mid}\" y1=\"{}\" x2=\"{mid}\" y2=\"{}\" stroke=\"black\"/>\n\
-<text x=\"{mid}\" y=\"{}\" transform=\"rotate(45 {mid} {})\">{}</text>",
+<text x=\"{mid}\" y=\"{}\" transform=\"rotate(45 {mid} {})\">{}</text>\n\
+<text x=\"{mid}\" y=\"{}\" text-anchor=\"middle\">{:.0}</text>",
             base - y,
             xml(&label(r)),
             r.win_rate * 100.0,
@@ -205,6 +206,8 @@ font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%
             base + 14,
             base + 14,
             xml(&label(r)),
+            l.y(r.ci_high).min(y) - 4,
+            r.win_rate * 100.0,
         );
     }
     s.push_str("</svg>\n");
@@ -418,6 +421,7 @@ mod tests {
     fn plots_have_one_bar_per_row() {
         let svg = to_svg(&run());
         assert_eq!(svg.matches("<rect x=").count(), 3, "{svg}");
+        assert!(svg.contains("text-anchor=\"middle\">60</text>"), "{svg}");
         assert!(svg.contains("Fraud, Scams &quot;etc&quot;"));
         let path = Path::new("winrates.png");
         let bytes = to_png(&run().win_rates, path).unwrap();
