@@ -11,10 +11,10 @@ _default:
 demo: sys-deps
     cargo run --release --locked -p seal-cli -- demo --out seal-demo --resume
 
-# rerun the demo from scratch and commit its report as the documented example (docs/demo/)
+# rerun the demo (with the selector-option runs) from scratch and keep its report as the documented example (docs/demo/)
 demo-report: sys-deps
     rm -rf target/demo-report
-    /usr/bin/time -v cargo run --release --locked -p seal-cli -- demo --out target/demo-report 2> target/demo-report.time || (cat target/demo-report.time; exit 1)
+    /usr/bin/time -v cargo run --release --locked -p seal-cli -- demo --with-options --out target/demo-report 2> target/demo-report.time || (cat target/demo-report.time; exit 1)
     mkdir -p docs/demo
     cp target/demo-report/report.md target/demo-report/results.csv target/demo-report/winrates.svg target/demo-report/weights.svg docs/demo/
     grep -E 'Elapsed|Maximum resident' target/demo-report.time | tee docs/demo/cost.txt

@@ -575,9 +575,13 @@ pub struct DemoArgs {
     /// Output run folder.
     #[arg(long, default_value = "seal-demo")]
     pub out: PathBuf,
-    /// A small slice of the plan (one epoch each, short answers), for tests.
+    /// A small slice of the world (two short epochs per stage, short answers), for tests.
     #[arg(long)]
     pub quick: bool,
+    /// Add the selector-option runs (SGD vs Adam on ω, batch vs global softmax, for both
+    /// algorithms; scored only) to the default plan: about four more selector runs.
+    #[arg(long, conflicts_with = "quick")]
+    pub with_options: bool,
     /// Continue (or reuse) a run already in --out.
     #[arg(long)]
     pub resume: bool,

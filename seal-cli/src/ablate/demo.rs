@@ -13,6 +13,10 @@ const FILES: &[(&str, &[u8])] = &[
     ("plan.toml", include_bytes!("../../../fixtures/demo/plan.toml")),
     ("quick.toml", include_bytes!("../../../fixtures/demo/quick.toml")),
     (
+        "option-runs.toml",
+        include_bytes!("../../../fixtures/demo/option-runs.toml"),
+    ),
+    (
         "world/safe.jsonl",
         include_bytes!("../../../fixtures/world/safe.jsonl"),
     ),
@@ -77,7 +81,7 @@ fn embedded(name: &str) -> &'static [u8] {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, b)| *b)
-        .expect("quick slices name embedded files")
+        .expect("only embedded files are named")
 }
 
 /// The first `rows` lines of `bytes`.
@@ -102,9 +106,21 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which plan the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoPlan {
+    /// The default plan (algorithms, schedules, baselines).
+    Default,
+    /// The default plan plus the selector-option runs (`option-runs.toml`).
+    WithOptions,
+    /// A slice of the world for tests.
+    Quick,
+}
+
 /// Writes the embedded inputs into `dir` (files that already hold the same bytes are left
 /// alone, so a resumed demo sees unchanged inputs) and returns the plan's path.
-pub fn write_inputs(dir: &Path, quick: bool) -> anyhow::Result<PathBuf> {
+pub fn write_inputs(dir: &Path, plan: DemoPlan) -> anyhow::Result<PathBuf> {
+    let quick = plan == DemoPlan::Quick;
     for (name, bytes) in FILES {
         write_if_changed(&dir.join(name), bytes)?;
     }
@@ -113,11 +129,21 @@ pub fn write_inputs(dir: &Path, quick: bool) -> anyhow::Result<PathBuf> {
             write_if_changed(&dir.join(name), &first_lines(embedded(source), *rows))?;
         }
     }
-    Ok(dir.join(if quick { "quick.toml" } else { "plan.toml" }))
+    Ok(match plan {
+        DemoPlan::Default => dir.join("plan.toml"),
+        DemoPlan::Quick => dir.join("quick.toml"),
+        DemoPlan::WithOptions => {
+            let mut text = embedded("plan.toml").to_vec();
+            text.extend_from_slice(embedded("option-runs.toml"));
+            let path = dir.join("plan-with-options.toml");
+            write_if_changed(&path, &text)?;
+            path
+        }
+    })
 }
 
 /// Runs the demo into `out`; returns the report's path.
-pub fn run(out: &Path, quick: bool, options: &AblateOptions) -> anyhow::Result<PathBuf> {
-    let plan = write_inputs(&out.join("inputs"), quick)?;
+pub fn run(out: &Path, plan: DemoPlan, options: &AblateOptions) -> anyhow::Result<PathBuf> {
+    let plan = write_inputs(&out.join("inputs"), plan)?;
     run_plan_file(&plan, out, options)
 }

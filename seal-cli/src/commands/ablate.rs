@@ -18,7 +18,12 @@ pub fn exec_demo(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         resume: args.resume,
         quiet,
     };
-    let report = demo::run(&args.out, args.quick, &options)?;
+    let plan = match (args.quick, args.with_options) {
+        (true, _) => demo::DemoPlan::Quick,
+        (false, true) => demo::DemoPlan::WithOptions,
+        (false, false) => demo::DemoPlan::Default,
+    };
+    let report = demo::run(&args.out, plan, &options)?;
     println!("{}", report.display());
     Ok(())
 }
