@@ -263,6 +263,11 @@ pub struct BenchDataArgs {
     /// Keep the generated files in this folder (default: a temporary folder, removed after).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Run one phase (`import` or `tokenize`) on the files in --dir, in this process, and
+    /// print its JSON; by default each phase runs in a child process of its own so that its
+    /// peak RSS is its own.
+    #[arg(long, requires = "dir")]
+    pub phase: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -97,6 +97,13 @@ pub fn content_id(prompt: &[ChatMessage], response: Option<&str>) -> ExampleId {
     ExampleId(format!("h:{hex}"))
 }
 
+/// A 128-bit hash of an id, for sets of millions of ids (16 bytes each instead of a string);
+/// two different ids share one with probability about 2^-128.
+pub(crate) fn id_key(id: &ExampleId) -> u128 {
+    let digest = Sha256::digest(id.as_str().as_bytes());
+    u128::from_be_bytes(digest[..16].try_into().expect("a SHA-256 digest has 32 bytes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

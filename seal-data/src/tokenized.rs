@@ -18,6 +18,7 @@ use seal_models::{TextTokenizer, TokenizedExample};
 
 use crate::error::{DataError, Result};
 use crate::io::{ParquetSink, parquet_err, write_atomic};
+use crate::record::id_key;
 use crate::tokenize::{DroppedRow, TokenizeOptions, TokenizedRow, tokenize_examples};
 
 /// Column names of the tokenized table, in file order.
@@ -37,8 +38,9 @@ pub fn write_tokenized(path: &Path, rows: &[TokenizedRow]) -> Result<()> {
 /// appears at the path until [`TokenizedWriter::finish`].
 pub struct TokenizedWriter {
     sink: ParquetSink<TokenizedRow>,
-    /// Ids written so far: a table with a repeated id is refused before it is written.
-    ids: HashSet<ExampleId>,
+    /// Hashes of the ids written so far: a table with a repeated id is refused before it is
+    /// written (16 bytes an id, so a streamed million-row table stays small).
+    ids: HashSet<u128>,
 }
 
 impl TokenizedWriter {
@@ -70,7 +72,7 @@ impl TokenizedWriter {
             if row.tokens.loss_mask.len() != len || row.prompt_len > len {
                 return Err(bad(format!("example {}: inconsistent token row", row.id)));
             }
-            if !self.ids.insert(row.id.clone()) {
+            if !self.ids.insert(id_key(&row.id)) {
                 return Err(bad(format!("duplicate id `{}`", row.id)));
             }
         }

@@ -213,9 +213,16 @@ fn write_records(out: &std::path::Path, examples: &[seal_data::Example]) -> anyh
 }
 
 /// `seal bench data`: generate an Alpaca-format JSONL file of `--rows` rows, import it
-/// streamed (chunked reads, Parquet row groups) and tokenize the result streamed, reporting
-/// rows/s and the peak RSS of each phase.
+/// streamed (chunked reads, Parquet row groups) and tokenize the result streamed, each phase in
+/// a child process of its own (the allocator keeps freed memory, so one process's peak would
+/// carry the import's heap into the tokenize figure), reporting rows/s and peak RSS.
 pub fn bench(args: crate::cli::BenchDataArgs) -> anyhow::Result<()> {
+    if let Some(phase) = &args.phase {
+        let dir = args.dir.as_deref().context("--phase needs --dir")?;
+        let report = bench_phase(phase, dir, &args)?;
+        println!("{report}");
+        return Ok(());
+    }
     let tmp;
     let dir = match &args.dir {
         Some(dir) => {
@@ -227,103 +234,140 @@ pub fn bench(args: crate::cli::BenchDataArgs) -> anyhow::Result<()> {
             tmp.path().to_path_buf()
         }
     };
-    let tokenizer_dir = args.tokenizer.clone().unwrap_or_else(|| {
-        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/world"))
-    });
-    let tokenizer = TextTokenizer::from_dir(&tokenizer_dir)
-        .with_context(|| format!("loading tokenizer {}", tokenizer_dir.display()))?;
-    let jsonl = dir.join("bench.jsonl");
-    let records = dir.join("bench.parquet");
-    let tokens = dir.join("bench.tokens.parquet");
-
     let start = Instant::now();
-    let bytes = write_synthetic_alpaca(&jsonl, args.rows)?;
+    let bytes = write_synthetic_alpaca(&dir.join(BENCH_JSONL), args.rows)?;
     let generate_s = start.elapsed().as_secs_f64();
-
-    let peak_reset = reset_peak_rss();
-    let start = Instant::now();
-    let mut writer = seal_data::ExampleWriter::create(&records)?;
-    let report = seal_data::import_jsonl_chunks(&jsonl, &ImportOptions::default(), args.chunk, |chunk| {
-        writer.write(&chunk)
-    })
-    .with_context(|| format!("importing {}", jsonl.display()))?;
-    let imported = writer.finish()?;
-    let import_s = start.elapsed().as_secs_f64();
-    let import_peak = peak_rss_bytes();
-
-    reset_peak_rss();
-    let options = TokenizeOptions {
-        template: ChatTemplate::Reference,
-        max_len: 512,
-        threads: 0,
-    };
-    let start = Instant::now();
-    let tokenized = seal_data::tokenize_file(&records, &tokenizer, &options, &tokens, args.chunk)
-        .with_context(|| format!("tokenizing {}", records.display()))?;
-    let tokenize_s = start.elapsed().as_secs_f64();
-    let tokenize_peak = peak_rss_bytes();
-    if report.records != args.rows || imported != args.rows || tokenized.records != args.rows {
-        bail!(
-            "row counts disagree: generated {}, imported {}, written {imported}, tokenized {}",
-            args.rows,
-            report.records,
-            tokenized.records
-        );
+    let mut phases = serde_json::Map::new();
+    for phase in ["import", "tokenize"] {
+        let exe = std::env::current_exe().context("locating the seal binary")?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .args(["bench", "data", "--phase", phase, "--dir"])
+            .arg(&dir);
+        command.args([
+            "--rows",
+            &args.rows.to_string(),
+            "--chunk",
+            &args.chunk.to_string(),
+        ]);
+        if let Some(t) = &args.tokenizer {
+            command.arg("--tokenizer").arg(t);
+        }
+        let out = command
+            .output()
+            .with_context(|| format!("running the {phase} phase"))?;
+        if !out.status.success() {
+            bail!(
+                "{phase} phase failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("reading the {phase} phase's report"))?;
+        phases.insert(phase.to_string(), report);
     }
-
-    let per_s = |n: usize, s: f64| n as f64 / s.max(1e-9);
-    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / f64::from(1 << 20));
+    let field = |phase: &str, key: &str| phases[phase][key].as_f64().unwrap_or(f64::NAN);
     if args.json {
         let out = serde_json::json!({
             "rows": args.rows,
             "chunk": args.chunk,
             "jsonl_bytes": bytes,
             "generate_s": generate_s,
-            "import_s": import_s,
-            "import_rows_per_s": per_s(args.rows, import_s),
-            "import_peak_rss_bytes": import_peak,
-            "tokenize_s": tokenize_s,
-            "tokenize_rows_per_s": per_s(args.rows, tokenize_s),
-            "tokens": tokenized.tokens,
-            "tokens_per_s": per_s(tokenized.tokens, tokenize_s),
-            "tokenize_peak_rss_bytes": tokenize_peak,
-            "dropped": tokenized.dropped.len(),
-            "peak_rss_per_phase": peak_reset,
+            "import": phases["import"],
+            "tokenize": phases["tokenize"],
         });
         println!("{out}");
     } else {
+        let mib = |phase: &str| field(phase, "peak_rss_bytes") / f64::from(1 << 20);
         println!(
-            "{} rows ({:.0} MiB of JSONL, chunks of {}):",
+            "{} rows ({:.0} MiB of JSONL, chunks of {}), each phase in its own process:",
             args.rows,
             bytes as f64 / f64::from(1 << 20),
             args.chunk
         );
         println!(
             "  import   {:>8.2} s  {:>10.0} rows/s  peak RSS {:.0} MiB",
-            import_s,
-            per_s(args.rows, import_s),
-            mib(import_peak)
+            field("import", "seconds"),
+            field("import", "rows_per_s"),
+            mib("import")
         );
         println!(
             "  tokenize {:>8.2} s  {:>10.0} rows/s  {:.0} tokens/s  peak RSS {:.0} MiB",
-            tokenize_s,
-            per_s(args.rows, tokenize_s),
-            per_s(tokenized.tokens, tokenize_s),
-            mib(tokenize_peak)
+            field("tokenize", "seconds"),
+            field("tokenize", "rows_per_s"),
+            field("tokenize", "tokens_per_s"),
+            mib("tokenize")
         );
-        if !peak_reset {
-            println!(
-                "  (peak RSS could not be reset between phases: the tokenize figure is the process peak)"
-            );
-        }
     }
     Ok(())
 }
 
-/// Resets the kernel's peak-RSS mark of this process (Linux `clear_refs` 5), so the next
-/// [`peak_rss_bytes`] is the peak of one phase; `false` where that is not possible.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+const BENCH_JSONL: &str = "bench.jsonl";
+const BENCH_RECORDS: &str = "bench.parquet";
+const BENCH_TOKENS: &str = "bench.tokens.parquet";
+
+/// One phase of `seal bench data` on the files in `dir`, as a JSON report.
+fn bench_phase(
+    phase: &str,
+    dir: &std::path::Path,
+    args: &crate::cli::BenchDataArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let (jsonl, records, tokens) = (
+        dir.join(BENCH_JSONL),
+        dir.join(BENCH_RECORDS),
+        dir.join(BENCH_TOKENS),
+    );
+    let per_s = |n: usize, s: f64| n as f64 / s.max(1e-9);
+    let start = Instant::now();
+    let report = match phase {
+        "import" => {
+            let mut writer = seal_data::ExampleWriter::create(&records)?;
+            let report =
+                seal_data::import_jsonl_chunks(&jsonl, &ImportOptions::default(), args.chunk, |chunk| {
+                    writer.write(&chunk)
+                })
+                .with_context(|| format!("importing {}", jsonl.display()))?;
+            let written = writer.finish()?;
+            let seconds = start.elapsed().as_secs_f64();
+            if report.records != args.rows || written != args.rows {
+                bail!(
+                    "generated {} rows, imported {}, wrote {written}",
+                    args.rows,
+                    report.records
+                );
+            }
+            serde_json::json!({ "seconds": seconds, "rows_per_s": per_s(written, seconds) })
+        }
+        "tokenize" => {
+            let tokenizer_dir = args.tokenizer.clone().unwrap_or_else(|| {
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/world"))
+            });
+            let tokenizer = TextTokenizer::from_dir(&tokenizer_dir)
+                .with_context(|| format!("loading tokenizer {}", tokenizer_dir.display()))?;
+            let options = TokenizeOptions {
+                template: ChatTemplate::Reference,
+                max_len: 512,
+                threads: 0,
+            };
+            let report = seal_data::tokenize_file(&records, &tokenizer, &options, &tokens, args.chunk)
+                .with_context(|| format!("tokenizing {}", records.display()))?;
+            let seconds = start.elapsed().as_secs_f64();
+            if report.records != args.rows {
+                bail!("imported {} rows, tokenized {}", args.rows, report.records);
+            }
+            serde_json::json!({
+                "seconds": seconds,
+                "rows_per_s": per_s(report.records, seconds),
+                "tokens": report.tokens,
+                "tokens_per_s": per_s(report.tokens, seconds),
+                "dropped": report.dropped.len(),
+            })
+        }
+        other => bail!("--phase: expected import or tokenize, got `{other}`"),
+    };
+    let mut report = report;
+    report["peak_rss_bytes"] = serde_json::json!(peak_rss_bytes());
+    Ok(report)
 }
 
 /// Writes `rows` Alpaca-format JSON lines of made-up text (deterministic; every row distinct)

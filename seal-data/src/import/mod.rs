@@ -21,9 +21,8 @@ use serde::Serialize;
 
 use crate::error::{DataError, Position, Result};
 use crate::io::is_parquet;
-use crate::record::{Example, Label, content_id};
+use crate::record::{Example, Label, content_id, id_key};
 use seal_core::ExampleId;
-use sha2::{Digest, Sha256};
 
 pub use formats::pyrit_verdict;
 
@@ -260,17 +259,13 @@ pub fn import_files(paths: &[PathBuf], options: &ImportOptions) -> Result<Import
 #[derive(Default)]
 struct IdBook {
     files: Vec<PathBuf>,
-    first_seen: HashMap<u128, (usize, Position)>,
+    /// Id hash -> where it was first seen, packed by [`IdBook::pack`] (24 bytes an entry).
+    first_seen: HashMap<u128, u64>,
     /// How often each repeated content hash has been seen, for the `#n` suffix of exact repeats.
     repeats: HashMap<u128, usize>,
 }
 
 impl IdBook {
-    fn key(id: &ExampleId) -> u128 {
-        let digest = Sha256::digest(id.as_str().as_bytes());
-        u128::from_be_bytes(digest[..16].try_into().expect("a SHA-256 digest has 32 bytes"))
-    }
-
     /// The id of a record: the source's own, else the content hash, `#n`-suffixed when the same
     /// content was admitted before.
     fn assign(&mut self, given: Option<String>, draft: &formats::Draft) -> ExampleId {
@@ -278,7 +273,7 @@ impl IdBook {
             return ExampleId(id);
         }
         let hash = content_id(&draft.prompt, draft.response.as_deref());
-        let key = Self::key(&hash);
+        let key = id_key(&hash);
         if !self.first_seen.contains_key(&key) {
             return hash;
         }
@@ -289,15 +284,35 @@ impl IdBook {
 
     /// Records `id` as seen at `path:pos`; `Err` with the first sighting if it was seen before.
     fn see(&mut self, id: &ExampleId, path: &Path, pos: Position) -> std::result::Result<(), String> {
-        let key = Self::key(id);
-        if let Some((file, first)) = self.first_seen.get(&key) {
-            return Err(format!("{}:{first}", self.files[*file].display()));
+        let key = id_key(id);
+        if let Some(&packed) = self.first_seen.get(&key) {
+            let (file, first) = Self::unpack(packed);
+            return Err(format!("{}:{first}", self.files[file].display()));
         }
         if self.files.last().is_none_or(|f| f != path) {
             self.files.push(path.to_path_buf());
         }
-        self.first_seen.insert(key, (self.files.len() - 1, pos));
+        self.first_seen.insert(key, Self::pack(self.files.len() - 1, pos));
         Ok(())
+    }
+
+    /// File index in the top 16 bits, a line / record flag in bit 47, the number below.
+    fn pack(file: usize, pos: Position) -> u64 {
+        let (flag, n) = match pos {
+            Position::Line(n) => (0, n),
+            Position::Record(n) => (1u64 << 47, n),
+        };
+        ((file as u64) << 48) | flag | (n as u64 & ((1 << 47) - 1))
+    }
+
+    fn unpack(packed: u64) -> (usize, Position) {
+        let n = (packed & ((1 << 47) - 1)) as usize;
+        let pos = if packed & (1 << 47) == 0 {
+            Position::Line(n)
+        } else {
+            Position::Record(n)
+        };
+        ((packed >> 48) as usize, pos)
     }
 }
 
