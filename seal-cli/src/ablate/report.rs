@@ -37,6 +37,12 @@ pub struct Diagnostics {
     pub dropped_harmful_share: Option<f64>,
 }
 
+/// `path` relative to the run folder when it lies inside it (the demo's embedded inputs), so
+/// the report reads the same wherever the run was made.
+fn shown(out: &Path, path: &Path) -> String {
+    path.strip_prefix(out).unwrap_or(path).display().to_string()
+}
+
 fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
 }
@@ -64,9 +70,9 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
         md,
         "Model `{}`; D_safe `{}`; D_ft `{}`; seed {}. Win rates are against `full` (standard SFT on all of D_ft), \
          judged pairwise in both orders, a tie counting ½; brackets hold the 95% bootstrap interval.\n",
-        p.model.display(),
-        p.data.safe.display(),
-        p.data.ft.display(),
+        shown(out, &p.model),
+        shown(out, &p.data.safe),
+        shown(out, &p.data.ft),
         p.seed
     );
 
