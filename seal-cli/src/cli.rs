@@ -172,6 +172,9 @@ pub struct GenerateArgs {
     /// Output generations file (JSONL) for --prompts.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Prompts per batch for --prompts.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
@@ -412,6 +415,9 @@ pub struct FinetuneArgs {
     /// LoRA target projections, comma-separated.
     #[arg(long, default_value = "q_proj,v_proj")]
     pub lora_targets: String,
+    /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Seed (data order, random baseline, initial weights).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -487,6 +493,9 @@ pub struct SelectArgs {
     /// Train θ through LoRA adapters of this rank.
     #[arg(long)]
     pub lora_rank: Option<usize>,
+    /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Warm-start the logits from a selector.safetensors of the same data.
     #[arg(long)]
     pub init_selector: Option<PathBuf>,

@@ -26,6 +26,12 @@ pub type Cuda = burn::backend::Cuda<f32, i32>;
 #[cfg(feature = "cuda")]
 pub type CudaTrain = Autodiff<Cuda>;
 
+/// The first CUDA device.
+#[cfg(feature = "cuda")]
+pub fn cuda_device() -> burn::backend::cuda::CudaDevice {
+    Default::default()
+}
+
 /// The default device of the CPU backend.
 pub fn cpu_device() -> burn::backend::ndarray::NdArrayDevice {
     Default::default()

@@ -23,7 +23,6 @@ use seal_eval::{
     GenerationRecord, JudgeRunSettings, JudgeSpec, RefusalRate, judge_generations, load_judge,
     read_generations, refusal_rates,
 };
-use seal_models::backend::{Cpu, cpu_device};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -97,6 +96,7 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
     let bar = progress_bar(total, options.quiet);
     let runner = Runner {
         out: out.to_path_buf(),
+        device: plan.plan.device.clone(),
         bar: bar.clone(),
         quiet: options.quiet,
     };
@@ -160,6 +160,7 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
 
 struct Runner {
     out: PathBuf,
+    device: String,
     bar: ProgressBar,
     quiet: bool,
 }
@@ -259,7 +260,7 @@ impl Runner {
 
     /// Runs `seal <command> --spec SPEC --out DIR --resume` in a child process, forwarding its
     /// log lines above the progress bar.
-    fn child(&self, command: &str, spec: &Path, dir: &Path) -> anyhow::Result<()> {
+    fn child(&self, command: &str, spec: &Path, dir: &Path, device: &str) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("locating the seal executable")?;
         let mut cmd = Command::new(exe);
         cmd.arg(command)
@@ -268,6 +269,8 @@ impl Runner {
             .arg("--out")
             .arg(dir)
             .arg("--resume")
+            .arg("--device")
+            .arg(device)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if self.quiet {
@@ -347,7 +350,7 @@ impl Runner {
         self.stage("select", &dir, &key, &label, |dir| {
             let spec_path = dir.join("spec.json");
             write_json(&spec_path, spec)?;
-            self.child("select", &spec_path, dir)
+            self.child("select", &spec_path, dir, &self.device)
         })?;
         let metrics: SelectMetrics = crate::stages::common::read_spec(&dir.join("metrics.json"))?;
         Ok((dir, key, metrics))
@@ -410,7 +413,7 @@ impl Runner {
             |dir| {
                 let spec_path = dir.join("spec.json");
                 write_json(&spec_path, &ft_spec)?;
-                self.child("finetune", &spec_path, dir)
+                self.child("finetune", &spec_path, dir, &self.device)
             },
         )?;
         result.finetune = Some(crate::stages::common::read_spec(&ft_dir.join("metrics.json"))?);
@@ -429,11 +432,9 @@ impl Runner {
             &gen_key,
             &format!("generate {name}"),
             |dir| {
-                crate::stages::generate::run::<Cpu>(
-                    &gen_spec,
-                    &dir.join("generations.jsonl"),
-                    &cpu_device(),
-                )?;
+                let device: crate::commands::Device = self.device.parse()?;
+                let path = dir.join("generations.jsonl");
+                crate::on_device!(device, crate::stages::generate::run, &gen_spec, &path)?;
                 Ok(())
             },
         )?;

@@ -26,6 +26,10 @@ pub struct Plan {
     /// Seed of every stage (batch order, sampling, bootstrap).
     #[serde(default)]
     pub seed: u64,
+    /// Compute device of the training and generation stages: `cpu`, or `cuda` in a build with
+    /// the `cuda` feature (judging stays on the CPU).
+    #[serde(default = "default_device")]
+    pub device: String,
     /// The aligned model every run starts from (a HF folder).
     pub model: PathBuf,
     /// D_safe and D_ft.
@@ -63,6 +67,10 @@ pub struct DataPlan {
     pub template: TemplateChoice,
 }
 
+fn default_device() -> String {
+    "cpu".into()
+}
+
 fn default_max_len() -> usize {
     512
 }
@@ -78,6 +86,9 @@ pub struct TestSet {
     /// Harmful prompts: their refusal rate is reported (else the over-refusal rate).
     #[serde(default)]
     pub harmful: bool,
+    /// Use only the first `limit` prompts.
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// The judge: an existing folder, or a reward model trained on preference pairs first.
@@ -146,6 +157,8 @@ pub struct SelectDefaults {
     pub optimizer: String,
     /// `global` or `batch`.
     pub softmax_scope: String,
+    /// Train θ (and θ̂) through LoRA adapters (e.g. `{ rank = 16, alpha = 16.0 }`).
+    pub lora: Option<seal_models::LoraConfig>,
 }
 
 impl Default for SelectDefaults {
@@ -160,6 +173,7 @@ impl Default for SelectDefaults {
             gamma: "reference".into(),
             optimizer: "adam".into(),
             softmax_scope: "global".into(),
+            lora: None,
         }
     }
 }
@@ -180,6 +194,8 @@ pub struct FinetuneDefaults {
     pub schedule: String,
     /// Warm-up share for `cosine`.
     pub warmup_ratio: f64,
+    /// Fine-tune LoRA adapters (merged into the output model) instead of full parameters.
+    pub lora: Option<seal_models::LoraConfig>,
 }
 
 impl Default for FinetuneDefaults {
@@ -191,6 +207,7 @@ impl Default for FinetuneDefaults {
             lr: 1e-5,
             schedule: "constant".into(),
             warmup_ratio: 0.03,
+            lora: None,
         }
     }
 }
@@ -320,6 +337,7 @@ impl Plan {
             }
         }
         self.check_inputs()?;
+        self.device.parse::<crate::commands::Device>().context("device")?;
         if !self.runs.iter().any(|r| r.name == "full") {
             self.runs.insert(
                 0,
@@ -367,6 +385,7 @@ impl Plan {
                 .map(|s| PromptSet {
                     name: s.name.clone(),
                     path: s.path.clone(),
+                    limit: s.limit,
                 })
                 .collect(),
             sampling: SamplingConfig {
@@ -505,7 +524,7 @@ impl Plan {
                 ..AdamSettings::default()
             },
             clip_norm: 1.0,
-            lora: None,
+            lora: d.lora.clone(),
             keep,
             init_selector: None,
         })
@@ -544,7 +563,7 @@ impl Plan {
                 seed: self.seed,
                 pad_id: 0,
             },
-            lora: None,
+            lora: d.lora.clone(),
         })
     }
 }
@@ -560,5 +579,51 @@ pub fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer>
             Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
         }
         _ => bail!("unknown selector optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped plan parses (no unknown or misspelt keys); the demo plans also resolve
+    /// against the committed fixtures... once their inputs are laid out as `seal demo` does.
+    #[test]
+    fn shipped_plans_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for file in [
+            "plans/real-data.toml",
+            "plans/gpu-llama.toml",
+            "fixtures/demo/plan.toml",
+            "fixtures/demo/quick.toml",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let plan: Plan = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!plan.runs.is_empty(), "{file}");
+        }
+        let mut with_options = std::fs::read_to_string(root.join("fixtures/demo/plan.toml")).unwrap();
+        with_options.push_str(&std::fs::read_to_string(root.join("fixtures/demo/option-runs.toml")).unwrap());
+        let plan: Plan = toml::from_str(&with_options).unwrap();
+        assert!(plan.runs.iter().any(|r| r.select_only));
+    }
+
+    #[test]
+    fn the_demo_plan_resolves_with_full_first_and_shared_selectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan_path =
+            crate::ablate::demo::write_inputs(dir.path(), crate::ablate::demo::DemoPlan::Default).unwrap();
+        let plan = Plan::load(&plan_path).unwrap();
+        assert_eq!(plan.runs[0].plan.name, "full");
+        let seal = plan.runs.iter().find(|r| r.plan.name == "seal").unwrap();
+        let both = plan
+            .runs
+            .iter()
+            .find(|r| r.plan.name == "seal+safeinstr")
+            .unwrap();
+        // seal and seal+safeinstr train the same selector: one stage serves both.
+        assert_eq!(seal.select, both.select);
+        let alg1 = plan.runs.iter().find(|r| r.plan.name == "seal-alg1").unwrap();
+        assert_ne!(seal.select, alg1.select);
+        assert!(plan.runs.iter().all(|r| r.finetune.is_some()));
     }
 }

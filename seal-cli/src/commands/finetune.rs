@@ -1,7 +1,6 @@
 //! `seal finetune`: SFT on a selection or a baseline, into a run folder.
 
 use anyhow::{Context, bail};
-use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{AdamSettings, LoraConfig, LrSchedule, SftConfig};
 
 use crate::cli::FinetuneArgs;
@@ -13,7 +12,8 @@ pub fn exec(args: FinetuneArgs) -> anyhow::Result<()> {
         Some(path) => crate::stages::common::read_spec(path)?,
         None => spec_from_args(&args)?,
     };
-    let metrics = run::<CpuTrain>(&spec, &args.out, args.resume, &cpu_device())?;
+    let device: crate::commands::Device = args.device.parse()?;
+    let metrics = crate::on_train_device!(device, run, &spec, &args.out, args.resume)?;
     let last = metrics.epochs.last().map_or(f64::NAN, |e| e.mean_loss);
     println!(
         "fine-tuned on {} examples ({}): final epoch loss {last:.4}, {:.0} tokens/s, peak RSS {:.0} MiB -> {}",

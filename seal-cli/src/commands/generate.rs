@@ -81,6 +81,7 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
         sets: vec![PromptSet {
             name,
             path: prompts.to_path_buf(),
+            limit: None,
         }],
         sampling: sampling_of(args),
         template: if args.chat {
@@ -90,7 +91,8 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
         },
         batch_size: args.batch_size,
     };
-    let records = crate::stages::generate::run::<Cpu>(&spec, out, &cpu_device())?;
+    let device: crate::commands::Device = args.device.parse()?;
+    let records = crate::on_device!(device, crate::stages::generate::run, &spec, out)?;
     println!("{} answers -> {}", records.len(), out.display());
     Ok(())
 }

@@ -24,3 +24,61 @@ pub fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Judge(args) => judge::exec(*args),
     }
 }
+
+/// Where a stage computes: `cpu` (NdArray + OpenBLAS) or `cuda` (a build with the `cuda` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// The CPU backend.
+    Cpu,
+    /// The first CUDA device.
+    #[cfg(feature = "cuda")]
+    Cuda,
+}
+
+impl std::str::FromStr for Device {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            #[cfg(feature = "cuda")]
+            "cuda" => Ok(Self::Cuda),
+            #[cfg(not(feature = "cuda"))]
+            "cuda" => {
+                anyhow::bail!("this seal was built without CUDA: rebuild with `--features seal-cli/cuda`")
+            }
+            other => anyhow::bail!("unknown --device `{other}`: expected `cpu` or `cuda`"),
+        }
+    }
+}
+
+/// Runs a generic training stage on the chosen device's autodiff backend.
+#[macro_export]
+macro_rules! on_train_device {
+    ($device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
+        match $device {
+            $crate::commands::Device::Cpu => $($stage)::+::<seal_models::backend::CpuTrain>(
+                $($arg,)* &seal_models::backend::cpu_device(),
+            ),
+            #[cfg(feature = "cuda")]
+            $crate::commands::Device::Cuda => $($stage)::+::<seal_models::backend::CudaTrain>(
+                $($arg,)* &seal_models::backend::cuda_device(),
+            ),
+        }
+    };
+}
+
+/// Runs a generic inference stage on the chosen device's backend.
+#[macro_export]
+macro_rules! on_device {
+    ($device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
+        match $device {
+            $crate::commands::Device::Cpu => $($stage)::+::<seal_models::backend::Cpu>(
+                $($arg,)* &seal_models::backend::cpu_device(),
+            ),
+            #[cfg(feature = "cuda")]
+            $crate::commands::Device::Cuda => $($stage)::+::<seal_models::backend::Cuda>(
+                $($arg,)* &seal_models::backend::cuda_device(),
+            ),
+        }
+    };
+}

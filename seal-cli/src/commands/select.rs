@@ -2,7 +2,6 @@
 
 use anyhow::{Context, bail};
 use seal_core::{Algorithm, BilevelConfig, SelectorOptimizer, SoftmaxScope, WeightKind};
-use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{AdamSettings, LoraConfig};
 use serde::Deserialize;
 
@@ -26,11 +25,13 @@ struct SelectConfigFile {
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let resume = args.resume;
+    let args_device = args.device.clone();
     let spec = match &args.spec {
         Some(path) => crate::stages::common::read_spec(path)?,
         None => spec_from_args(args)?,
     };
-    let metrics = run::<CpuTrain>(&spec, &out, resume, &cpu_device())?;
+    let device: crate::commands::Device = args_device.parse()?;
+    let metrics = crate::on_train_device!(device, run, &spec, &out, resume)?;
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
     println!(
         "scored {} examples with {} in {:.1} s (peak RSS {:.0} MiB); label AUROC {}, harmful share of dropped {} -> {}",

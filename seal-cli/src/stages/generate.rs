@@ -20,6 +20,9 @@ pub struct PromptSet {
     pub name: String,
     /// Canonical records (`.parquet` or `.jsonl`); responses, if any, are ignored.
     pub path: PathBuf,
+    /// Answer only the first `limit` prompts (a mixed set's rows are shuffled by its recipe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 /// What to generate and how.
@@ -68,7 +71,10 @@ pub fn run<B: Backend>(
     let settings = serde_json::to_value(&spec.sampling).context("serialising sampling settings")?;
     let mut records = Vec::new();
     for set in &spec.sets {
-        let prompts = read_records(&set.path)?;
+        let mut prompts = read_records(&set.path)?;
+        if let Some(limit) = set.limit {
+            prompts.truncate(limit);
+        }
         for (batch_index, batch) in prompts.chunks(spec.batch_size).enumerate() {
             let ids = batch
                 .iter()

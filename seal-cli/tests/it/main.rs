@@ -2,6 +2,7 @@
 
 mod data;
 mod demo;
+mod finetune;
 mod judge;
 mod select;
 
