@@ -14,10 +14,11 @@ demo: sys-deps
 # rerun the demo (with the selector-option runs) from scratch and keep its report as the documented example (docs/demo/)
 demo-report: sys-deps
     rm -rf target/demo-report
+    cargo build --release --locked -p seal-cli
     /usr/bin/time -v cargo run --release --locked -p seal-cli -- demo --with-options --out target/demo-report 2> target/demo-report.time || (cat target/demo-report.time; exit 1)
     mkdir -p docs/demo
     cp target/demo-report/report.md target/demo-report/results.csv target/demo-report/winrates.svg target/demo-report/weights.svg docs/demo/
-    grep -E 'Elapsed|Maximum resident' target/demo-report.time | tee docs/demo/cost.txt
+    grep -E 'Elapsed|Maximum resident|^ablation' target/demo-report.time | tee docs/demo/cost.txt
 
 # retrain the embedded world's tiny aligned Llama (fixtures/world-model/) from its pre-training corpus
 world-model: sys-deps
