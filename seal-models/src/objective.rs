@@ -13,9 +13,9 @@ use burn::tensor::{Tensor, TensorData};
 use seal_core::{BilevelModel, MicroBatch, MicroLosses};
 
 use crate::error::{ModelError, Result};
-use crate::llama::model::{Llama, TokenBatch};
+use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, fork};
+use crate::train::{AdamSettings, TrainBatch, fork};
 
 /// One tokenized example: its ids and which of them are training targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,28 +115,21 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
     }
 
     /// Padded rows of `indices` in `set` (`name` for errors).
-    fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<TrainRows> {
-        let mut sequences = Vec::with_capacity(indices.len());
-        let mut masks = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let ex = set.get(i).ok_or_else(|| {
-                ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
-            })?;
-            sequences.push(ex.input_ids.clone());
-            masks.push(ex.loss_mask.clone());
-        }
-        let tokens = TokenBatch::right_padded(&sequences, self.settings.pad_id);
-        let mut loss_mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
-        for m in &masks {
-            loss_mask.extend_from_slice(m);
-            loss_mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - m.len()));
-        }
-        Ok(TrainRows { tokens, loss_mask })
+    fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<TrainBatch> {
+        let rows = indices
+            .iter()
+            .map(|&i| {
+                set.get(i).ok_or_else(|| {
+                    ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TrainBatch::right_padded(&rows, self.settings.pad_id))
     }
 
     /// One forward and backward of `rows` with per-row loss coefficients; accumulates the
     /// gradients and returns the detached per-example losses.
-    fn pass(&mut self, rows: &TrainRows, coef: Vec<f32>) -> Result<Vec<f32>> {
+    fn pass(&mut self, rows: &TrainBatch, coef: Vec<f32>) -> Result<Vec<f32>> {
         let model = self.model.as_ref().expect("the model is only taken inside apply");
         let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
         let n = coef.len();
@@ -145,11 +138,6 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         self.grads.accumulate(model, grads);
         Ok(to_host(losses.inner()))
     }
-}
-
-struct TrainRows {
-    tokens: TokenBatch,
-    loss_mask: Vec<u8>,
 }
 
 fn to_host<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f32> {

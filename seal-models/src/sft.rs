@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::error::{ModelError, Result};
 use crate::io::write_json_atomic;
-use crate::llama::model::{Llama, TokenBatch};
+use crate::llama::model::Llama;
 use crate::loss::response_losses;
 use crate::objective::{TokenizedExample, clip_global_norm};
-use crate::train::AdamSettings;
+use crate::train::{AdamSettings, TrainBatch};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,8 +354,8 @@ impl<B: AutodiffBackend> Sft<B> {
         for micro in batch.chunks(self.config.micro_batch_size) {
             let rows: Vec<&TokenizedExample> = micro.iter().map(|&i| &self.data[i]).collect();
             tokens += rows.iter().map(|r| r.input_ids.len() as u64).sum::<u64>();
-            let (tokens_batch, mask) = pad_rows(&rows, self.config.pad_id);
-            let losses = response_losses(model, &tokens_batch, &mask)?;
+            let rows = TrainBatch::right_padded(&rows, self.config.pad_id);
+            let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
             // Each example counts 1/|batch|, so accumulated micro-batches give the batch mean.
             let coef = vec![1.0 / batch.len() as f32; micro.len()];
             let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [micro.len()]), &losses.device());
@@ -382,18 +382,6 @@ impl<B: AutodiffBackend> Sft<B> {
     }
 }
 
-/// Right-padded tokens and the matching flat loss mask.
-fn pad_rows(rows: &[&TokenizedExample], pad_id: u32) -> (TokenBatch, Vec<u8>) {
-    let sequences: Vec<Vec<u32>> = rows.iter().map(|r| r.input_ids.clone()).collect();
-    let tokens = TokenBatch::right_padded(&sequences, pad_id);
-    let mut mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
-    for r in rows {
-        mask.extend_from_slice(&r.loss_mask);
-        mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - r.loss_mask.len()));
-    }
-    (tokens, mask)
-}
-
 /// Mean response-only loss of each example under `model`, without building a graph (used for
 /// evaluation and for the `loss-rank` baseline).
 ///
@@ -409,8 +397,8 @@ pub fn example_losses<B: AutodiffBackend>(
     let mut out = Vec::with_capacity(data.len());
     for chunk in data.chunks(micro_batch_size.max(1)) {
         let rows: Vec<&TokenizedExample> = chunk.iter().collect();
-        let (tokens, mask) = pad_rows(&rows, pad_id);
-        let losses = response_losses(&model, &tokens, &mask)?;
+        let rows = TrainBatch::right_padded(&rows, pad_id);
+        let losses = response_losses(&model, &rows.tokens, &rows.loss_mask)?;
         out.extend(
             losses
                 .into_data()

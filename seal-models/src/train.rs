@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::llama::model::{Llama, TokenBatch};
 use crate::loss::response_losses;
+use crate::objective::TokenizedExample;
 
 /// Adam settings of the model optimizer (DESIGN section 3: lr 1e-5, β (0.9, 0.95), no weight
 /// decay).
@@ -55,6 +56,20 @@ pub struct TrainBatch {
     pub tokens: TokenBatch,
     /// 1 where a token is a training target (response, not prompt or padding).
     pub loss_mask: Vec<u8>,
+}
+
+impl TrainBatch {
+    /// Tokenized rows right-padded with `pad_id` into one batch, the loss mask padded with 0.
+    pub fn right_padded(rows: &[&TokenizedExample], pad_id: u32) -> Self {
+        let sequences: Vec<Vec<u32>> = rows.iter().map(|r| r.input_ids.clone()).collect();
+        let tokens = TokenBatch::right_padded(&sequences, pad_id);
+        let mut loss_mask = Vec::with_capacity(tokens.batch * tokens.seq_len);
+        for r in rows {
+            loss_mask.extend_from_slice(&r.loss_mask);
+            loss_mask.extend(std::iter::repeat_n(0u8, tokens.seq_len - r.loss_mask.len()));
+        }
+        Self { tokens, loss_mask }
+    }
 }
 
 /// Mean per-example loss, backward, one optimizer step; returns the updated model and the loss.
