@@ -228,19 +228,15 @@ impl Runner {
         body: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let marker_path = dir.join("stage.json");
-        if let Ok(text) = std::fs::read_to_string(&marker_path)
-            && let Ok(marker) = serde_json::from_str::<StageMarker>(&text)
-        {
-            if marker.key == key {
-                self.bar.inc(1);
-                tracing::debug!(stage = label, "reused");
-                return Ok(());
-            }
-            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-        }
         let key_path = dir.join("stage.key");
+        if crate::stages::common::read_spec::<StageMarker>(&marker_path).is_ok_and(|m| m.key == key) {
+            self.bar.inc(1);
+            tracing::debug!(stage = label, "reused");
+            return Ok(());
+        }
+        // `stage.key` is written when a stage starts: a folder holding another key (the plan
+        // changed, finished or not) is not ours to reuse or resume.
         if dir.exists() && std::fs::read_to_string(&key_path).ok().as_deref() != Some(key) {
-            // Left by an interrupted stage of another plan: its checkpoints are not ours.
             std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir)?;
@@ -298,14 +294,10 @@ impl Runner {
 
     fn judge_stage(&self, plan: &Plan) -> anyhow::Result<(JudgeSpec, String)> {
         match &plan.judge {
-            JudgePlan::Reward { path } => Ok((
-                JudgeSpec::Reward(path.clone()),
-                stage_key("judge", &plan.judge, &[path], &[])?,
-            )),
-            JudgePlan::Generative { path } => Ok((
-                JudgeSpec::Generative(path.clone()),
-                stage_key("judge", &plan.judge, &[path], &[])?,
-            )),
+            JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
+                let spec = plan.judge.existing().expect("a folder judge");
+                Ok((spec, stage_key("judge", &plan.judge, &[path], &[])?))
+            }
             JudgePlan::TrainReward {
                 pairs,
                 tokenizer,

@@ -124,6 +124,17 @@ pub enum JudgePlan {
     },
 }
 
+impl JudgePlan {
+    /// The judge to load for a plan that names an existing folder (`None` when it trains one).
+    pub fn existing(&self) -> Option<seal_eval::JudgeSpec> {
+        match self {
+            Self::Reward { path } => Some(seal_eval::JudgeSpec::Reward(path.clone())),
+            Self::Generative { path } => Some(seal_eval::JudgeSpec::Generative(path.clone())),
+            Self::TrainReward { .. } => None,
+        }
+    }
+}
+
 fn default_judge_hidden() -> usize {
     64
 }
@@ -422,15 +433,12 @@ impl Plan {
             }
         }
         match &self.judge {
-            JudgePlan::Reward { path } => {
+            JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
                 require_file(&path.join("config.json")).context("judge")?;
                 // Load it now: a folder that is not a one-label classifier fails here, not
                 // after hours of training.
-                seal_eval::load_judge(&seal_eval::JudgeSpec::Reward(path.clone())).context("judge")?;
-            }
-            JudgePlan::Generative { path } => {
-                require_file(&path.join("config.json")).context("judge")?;
-                seal_eval::load_judge(&seal_eval::JudgeSpec::Generative(path.clone())).context("judge")?;
+                let spec = self.judge.existing().expect("a folder judge");
+                seal_eval::load_judge(&spec).context("judge")?;
             }
             JudgePlan::TrainReward {
                 pairs,

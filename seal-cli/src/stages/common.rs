@@ -186,3 +186,37 @@ pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+/// Creates a stage's run folder `out` and records `spec` in `spec_path`. A folder that already
+/// holds a run is refused unless `resume` is set, and then its recorded spec must be `same` as
+/// this one (`what` names the stage in errors).
+pub fn prepare_run_dir<T>(
+    out: &Path,
+    spec_path: &Path,
+    spec: &T,
+    resume: bool,
+    what: &str,
+    same: impl Fn(&T, &T) -> bool,
+) -> anyhow::Result<()>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    if spec_path.exists() {
+        if !resume {
+            bail!(
+                "{} already holds a {what} run: pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        let old: T = read_spec(spec_path)?;
+        if !same(&old, spec) {
+            bail!(
+                "cannot resume {}: it was started with other settings (see {})",
+                out.display(),
+                spec_path.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(spec_path, spec)
+}

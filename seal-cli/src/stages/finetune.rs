@@ -20,7 +20,8 @@ use seal_models::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ModelSource, TemplateChoice, copy_tokenizer, peak_rss, read_records, require_file, tokenize, write_json,
+    ModelSource, TemplateChoice, copy_tokenizer, peak_rss, prepare_run_dir, read_records, require_file,
+    tokenize, write_json,
 };
 use super::selection::{Method, choose_ids};
 
@@ -111,7 +112,9 @@ pub fn run<B: AutodiffBackend>(
     spec.check()?;
     let started = Instant::now();
     let spec_path = out.join("finetune.json");
-    prepare_run_dir(out, &spec_path, spec, resume)?;
+    prepare_run_dir(out, &spec_path, spec, resume, "fine-tuning", |old, new| {
+        old == new
+    })?;
 
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
@@ -141,7 +144,7 @@ pub fn run<B: AutodiffBackend>(
     )?;
     seal_models::io::write_atomic(
         &out.join("selection.csv"),
-        super::selection::selection_csv(&chosen.selection).as_bytes(),
+        &super::selection::selection_csv(&chosen.selection)?,
     )?;
     let train = training_records(&records, safe.as_deref(), &chosen)?;
     let tokenized = tokenize(&train, &tokenizer, &template, spec.max_len, "training data")?;
@@ -209,31 +212,6 @@ pub fn run<B: AutodiffBackend>(
     };
     write_json(&out.join("metrics.json"), &metrics)?;
     Ok(metrics)
-}
-
-/// Creates `out` and records the spec; a folder that already holds a run must be resumed with
-/// the same spec (or a fresh folder used).
-fn prepare_run_dir(out: &Path, spec_path: &Path, spec: &FinetuneSpec, resume: bool) -> anyhow::Result<()> {
-    if spec_path.exists() {
-        if !resume {
-            bail!(
-                "{} already holds a fine-tuning run: pass --resume to continue it, or choose another --out",
-                out.display()
-            );
-        }
-        let text = std::fs::read_to_string(spec_path)?;
-        let old: FinetuneSpec =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
-        if &old != spec {
-            bail!(
-                "cannot resume {}: it was started with other settings (see {})",
-                out.display(),
-                spec_path.display()
-            );
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_json(spec_path, spec)
 }
 
 /// Per-example loss of the starting model on D_ft (the `loss-rank` baseline), by id.

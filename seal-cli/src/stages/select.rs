@@ -25,7 +25,7 @@ use seal_models::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ModelSource, TemplateChoice, peak_rss, read_records, require_file, tokenize, write_json,
+    ModelSource, TemplateChoice, peak_rss, prepare_run_dir, read_records, require_file, tokenize, write_json,
 };
 
 /// Everything a selector run depends on; written to `select.json` as resolved.
@@ -132,7 +132,13 @@ pub fn run<B: AutodiffBackend>(
 ) -> anyhow::Result<SelectMetrics> {
     spec.check()?;
     let spec_path = out.join("select.json");
-    prepare_run_dir(out, &spec_path, spec, resume)?;
+    // More epochs may be added on resume; everything else must match.
+    let same = |old: &SelectSpec, new: &SelectSpec| {
+        let mut old = old.clone();
+        old.bilevel.epochs = new.bilevel.epochs;
+        &old == new
+    };
+    prepare_run_dir(out, &spec_path, spec, resume, "selector", same)?;
 
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
@@ -159,7 +165,7 @@ pub fn run<B: AutodiffBackend>(
         )?;
     }
     let ids = ft.ids();
-    let tokens_per_epoch = epoch_tokens(&safe, &ft, spec.bilevel.batch_size);
+    let tokens_per_epoch = epoch_tokens(&safe, &ft);
 
     let (model, _) = spec.model.load::<B>(spec.bilevel.seed, device)?;
     let model = match &spec.lora {
@@ -285,35 +291,9 @@ pub fn label_diagnostics(
 }
 
 /// Tokens θ processes in one epoch: all of D_ft and as many safe rows (mean safe length).
-fn epoch_tokens(safe: &seal_data::Tokenized, ft: &seal_data::Tokenized, _batch: usize) -> usize {
+fn epoch_tokens(safe: &seal_data::Tokenized, ft: &seal_data::Tokenized) -> usize {
     let safe_mean = safe.token_count() as f64 / safe.rows.len().max(1) as f64;
     ft.token_count() + (safe_mean * ft.rows.len() as f64) as usize
-}
-
-fn prepare_run_dir(out: &Path, spec_path: &Path, spec: &SelectSpec, resume: bool) -> anyhow::Result<()> {
-    if spec_path.exists() {
-        if !resume {
-            bail!(
-                "{} already holds a selector run: pass --resume to continue it, or choose another --out",
-                out.display()
-            );
-        }
-        let text = std::fs::read_to_string(spec_path)?;
-        let old: SelectSpec =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
-        // More epochs may be added on resume; everything else must match.
-        let mut same = old.clone();
-        same.bilevel.epochs = spec.bilevel.epochs;
-        if &same != spec {
-            bail!(
-                "cannot resume {}: it was started with other settings (see {})",
-                out.display(),
-                spec_path.display()
-            );
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_json(spec_path, spec)
 }
 
 fn save_checkpoint<B: AutodiffBackend>(run: &Bilevel<LlamaObjective<B>>, dir: &Path) -> anyhow::Result<()> {

@@ -93,18 +93,15 @@ pub fn seal_selection(ids: &[ExampleId], scores: &[ScoreRow], keep: f64) -> anyh
 }
 
 /// The ranking as CSV (`id,score,rank,kept`), the input of the label diagnostics of every method.
-pub fn selection_csv(selection: &Selection) -> String {
-    let mut out = String::from("id,score,rank,kept\n");
+pub fn selection_csv(selection: &Selection) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["id", "score", "rank", "kept"])?;
     for c in selection.candidates() {
-        out.push_str(&format!(
-            "{},{},{},{}\n",
-            csv_field(c.id.as_str()),
-            c.score,
-            c.rank,
-            c.kept
-        ));
+        writer.serialize((c.id.as_str(), c.score, c.rank, c.kept))?;
     }
-    out
+    writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing the selection CSV: {e}"))
 }
 
 /// Reads [`selection_csv`] back: (id, score, kept) per row.
@@ -121,12 +118,4 @@ pub fn read_selection_csv(path: &std::path::Path) -> anyhow::Result<Vec<(Example
         rows.push((ExampleId(field(0).to_string()), score, field(3) == "true"));
     }
     Ok(rows)
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }

@@ -4,13 +4,7 @@
 
 use std::path::Path;
 
-use crate::{fixture, seal, stderr, stdout};
-
-fn head(src: &Path, dst: &Path, rows: usize, skip: usize) {
-    let text = std::fs::read_to_string(src).unwrap();
-    let lines: Vec<&str> = text.lines().skip(skip).take(rows).collect();
-    std::fs::write(dst, lines.join("\n") + "\n").unwrap();
-}
+use crate::{fixture, head, seal, stderr, stdout};
 
 fn ids_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -24,6 +24,13 @@ fn seal(args: &[&str]) -> Output {
         .expect("seal runs")
 }
 
+/// Writes `rows` lines of `src`, after skipping `skip`, to `dst` (a slice of a JSONL file).
+fn head(src: &std::path::Path, dst: &std::path::Path, rows: usize, skip: usize) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let lines: Vec<&str> = text.lines().skip(skip).take(rows).collect();
+    std::fs::write(dst, lines.join("\n") + "\n").unwrap();
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

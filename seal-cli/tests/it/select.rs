@@ -7,18 +7,17 @@
 
 use std::path::Path;
 
-use crate::{fixture, seal, stderr};
+use crate::{fixture, head, seal, stderr};
 
 fn metrics(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
 }
 
-/// The world's selector settings: a tiny model needs a larger model learning rate than the 7B
-/// defaults (DESIGN section 3); everything else is the default.
-fn select_world(out: &Path, extra: &[&str]) -> std::process::Output {
+/// `seal select` of the world model with the world's D_safe on `data`, then `settings` and
+/// `extra` flags.
+fn select(out: &Path, data: &Path, settings: &[&str], extra: &[&str]) -> std::process::Output {
     let model = fixture("world-model");
     let safe = fixture("world/safe.jsonl");
-    let data = fixture("world/ft.jsonl");
     let mut args = vec![
         "select",
         "--model",
@@ -29,6 +28,17 @@ fn select_world(out: &Path, extra: &[&str]) -> std::process::Output {
         data.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(settings);
+    args.extend_from_slice(extra);
+    seal(&args)
+}
+
+/// The world's selector settings: a tiny model needs a larger model learning rate than the 7B
+/// defaults (DESIGN section 3); everything else is the default.
+fn select_world(out: &Path, extra: &[&str]) -> std::process::Output {
+    let settings = [
         "--epochs",
         "3",
         "--micro-batch-size",
@@ -37,10 +47,8 @@ fn select_world(out: &Path, extra: &[&str]) -> std::process::Output {
         "1e-3",
         "--max-len",
         "256",
-        "--quiet",
     ];
-    args.extend_from_slice(extra);
-    seal(&args)
+    select(out, &fixture("world/ft.jsonl"), &settings, extra)
 }
 
 fn assert_world_selection(out: &Path, algo: &str) {
@@ -103,36 +111,14 @@ fn algorithm_1_ranks_the_world_poison_low() {
     assert_world_selection(tmp.path(), "alg1");
 }
 
-/// A small, fast run on the tiny fixture model for the bad-input checks.
+/// A small, fast run for the bad-input checks.
 fn select_small(out: &Path, data: &Path, extra: &[&str]) -> std::process::Output {
-    let model = fixture("world-model");
-    let safe = fixture("world/safe.jsonl");
-    let mut args = vec![
-        "select",
-        "--model",
-        model.to_str().unwrap(),
-        "--safe",
-        safe.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--micro-batch-size",
-        "16",
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    seal(&args)
-}
-
-fn head(src: &Path, dst: &Path, rows: usize, skip: usize) {
-    let text = std::fs::read_to_string(src).unwrap();
-    let lines: Vec<&str> = text.lines().skip(skip).take(rows).collect();
-    std::fs::write(dst, lines.join("\n") + "\n").unwrap();
+    select(
+        out,
+        data,
+        &["--epochs", "1", "--batch-size", "16", "--micro-batch-size", "16"],
+        extra,
+    )
 }
 
 #[test]
