@@ -126,10 +126,10 @@ pub fn run<B: AutodiffBackend>(
         .as_deref()
         .map(|p| read_scores(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?;
+    // Loaded once: the loss-rank baseline scores D_ft with the starting model it then trains.
+    let (model, hf_config) = spec.model.load::<B>(spec.sft.seed, device)?;
     let losses = if spec.method == Method::LossRank {
-        Some(initial_losses::<B>(
-            spec, &records, &tokenizer, &template, device,
-        )?)
+        Some(initial_losses(spec, &model, &records, &tokenizer, &template)?)
     } else {
         None
     };
@@ -154,7 +154,6 @@ pub fn run<B: AutodiffBackend>(
         format!("{}\n", ids.join("\n")).as_bytes(),
     )?;
 
-    let (model, hf_config) = spec.model.load::<B>(spec.sft.seed, device)?;
     let model = match &spec.lora {
         Some(lora) => attach_lora(model, lora, device)?,
         None => model,
@@ -217,15 +216,14 @@ pub fn run<B: AutodiffBackend>(
 /// Per-example loss of the starting model on D_ft (the `loss-rank` baseline), by id.
 fn initial_losses<B: AutodiffBackend>(
     spec: &FinetuneSpec,
+    model: &seal_models::Llama<B>,
     records: &[Example],
     tokenizer: &TextTokenizer,
     template: &seal_models::ChatTemplate,
-    device: &B::Device,
 ) -> anyhow::Result<HashMap<ExampleId, f32>> {
     let tokenized = tokenize(records, tokenizer, template, spec.max_len, "fine-tuning data")?;
-    let (model, _) = spec.model.load::<B>(spec.sft.seed, device)?;
     let losses = seal_models::example_losses(
-        &model,
+        model,
         &tokenized.examples(),
         spec.sft.micro_batch_size,
         tokenizer.pad_id,
