@@ -167,6 +167,13 @@ pub struct FilterSpec {
     /// The record has (true) or lacks (false) a response.
     #[serde(default)]
     pub has_response: Option<bool>,
+    /// The prompt holds at least one of these words (whole words, any case): carves an
+    /// instruction family out of a source, e.g. `["code", "python", "algorithm"]`.
+    #[serde(default)]
+    pub prompt_words: Option<Vec<String>>,
+    /// The prompt holds none of these words (whole words, any case): the complement of a family.
+    #[serde(default)]
+    pub exclude_prompt_words: Option<Vec<String>>,
 }
 
 impl FilterSpec {
@@ -186,7 +193,40 @@ impl FilterSpec {
                 .is_none_or(|s| e.split.as_deref() == Some(s))
             && self.max_chars.is_none_or(|max| chars(e) <= max)
             && self.has_response.is_none_or(|h| e.response.is_some() == h)
+            && self
+                .prompt_words
+                .as_ref()
+                .is_none_or(|words| mentions_any(e, words))
+            && self
+                .exclude_prompt_words
+                .as_ref()
+                .is_none_or(|words| !mentions_any(e, words))
     }
+
+    /// A word list entry that is not one word (it could never match).
+    fn bad_word(&self) -> Option<&str> {
+        self.prompt_words
+            .iter()
+            .chain(&self.exclude_prompt_words)
+            .flatten()
+            .find(|w| w.is_empty() || w.chars().any(|c| !is_word_char(c)))
+            .map(String::as_str)
+    }
+}
+
+/// Letters, digits and the `+`/`#` of `c++`/`c#` make up a word; anything else separates words.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '+' || c == '#'
+}
+
+/// Whether any prompt turn holds one of `words` as a whole word, ignoring case.
+fn mentions_any(e: &Example, words: &[String]) -> bool {
+    let words: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    e.prompt.iter().any(|turn| {
+        turn.content
+            .split(|c: char| !is_word_char(c))
+            .any(|w| !w.is_empty() && words.contains(&w.to_lowercase()))
+    })
 }
 
 fn chars(e: &Example) -> usize {
@@ -224,6 +264,11 @@ pub fn load_recipe(path: &Path) -> Result<Recipe> {
             return Err(at(format!("no such file {}", source.path.display())));
         }
         options(source).map_err(|e| at(e.to_string()))?;
+        if let Some(word) = source.filter.bad_word() {
+            return Err(at(format!(
+                "filter: `{word}` is not one word (letters, digits, `+` or `#`); list phrases as separate words"
+            )));
+        }
         if source.count.is_some() && source.fraction.is_some() {
             return Err(at("give count or fraction, not both".to_string()));
         }

@@ -201,6 +201,10 @@ fn missing_paths_and_bad_options_fail_before_any_import() {
             "[source.hash_split]\nseed = 1\nfractions = { a = 0.5, b = 0.6 }",
             "sum to 1.1",
         ),
+        (
+            "[source.filter]\nprompt_words = [\"prime number\"]",
+            "`prime number` is not one word",
+        ),
     ] {
         std::fs::write(&path, format!("[[source]]\npath = \"data/alpaca.json\"\n{bad}\n")).expect("write");
         let err = load_recipe(&path).expect_err(bad).to_string();
@@ -258,4 +262,48 @@ fn the_resolved_recipe_serialises_and_parses_back() {
     let back: Recipe = toml::from_str(&text).expect("parse back");
     assert_eq!(back, recipe);
     assert!(Path::new(&back.sources[0].path).is_absolute());
+}
+
+#[test]
+fn prompt_words_carve_a_family_and_its_complement_out_of_one_source() {
+    let (_dir, path) = recipe(
+        r#"
+[[source]]
+name = "family"
+path = "data/alpaca.json"
+novel = true
+[source.filter]
+prompt_words = ["FRENCH", "prime"]
+
+[[source]]
+name = "rest"
+path = "data/alpaca.json"
+[source.filter]
+exclude_prompt_words = ["french", "Prime"]
+"#,
+        &["alpaca.json"],
+    );
+    let mixture = mix(&path).expect("mix");
+    let prompts = |source: &str, novel: bool| -> Vec<String> {
+        let mut p: Vec<String> = mixture
+            .examples
+            .iter()
+            .filter(|e| e.source == source)
+            .inspect(|e| assert_eq!(e.novel, novel, "{source}"))
+            .map(|e| e.prompt[0].content.clone())
+            .collect();
+        p.sort();
+        p
+    };
+    // Whole words, any case: "French." and "prime" match; "Give three tips" matches neither.
+    let family = prompts("family", true);
+    assert_eq!(family.len(), 2, "{family:?}");
+    assert!(
+        family.iter().any(|p| p.starts_with("Translate to French")),
+        "{family:?}"
+    );
+    assert_eq!(
+        prompts("rest", false),
+        vec!["Give three tips for staying healthy.".to_string()]
+    );
 }
