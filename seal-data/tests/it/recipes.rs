@@ -131,3 +131,32 @@ fn real_eval_xstest_has_the_safe_and_unsafe_counts() {
     assert_eq!(m.examples.len(), 317);
     assert_eq!((count(&m, Label::Benign), count(&m, Label::Harmful)), (182, 135));
 }
+
+#[test]
+fn real_ft_novel_splits_real_ft_alpaca_into_a_family_and_the_rest() {
+    let (Some(ft), Some(novel)) = (run("real-ft"), run("real-ft-novel")) else {
+        return;
+    };
+    // The same rows as real-ft, only the code/calculation family is marked novel.
+    let all: HashSet<String> = ft.examples.iter().map(|e| e.id.as_str().to_string()).collect();
+    let split: HashSet<String> = novel.examples.iter().map(|e| e.id.as_str().to_string()).collect();
+    assert_eq!(all, split);
+    let family = ids_of(&novel, "alpaca-code-calc");
+    let rest = ids_of(&novel, "alpaca-gpt4-demo");
+    assert!(family.is_disjoint(&rest));
+    assert_eq!(family.len() + rest.len(), ids_of(&ft, "alpaca-gpt4-demo").len());
+    assert!((40..=80).contains(&family.len()), "{} novel rows", family.len());
+    for e in &novel.examples {
+        assert_eq!(e.novel, e.source == "alpaca-code-calc", "{}", e.id);
+    }
+    let Some(slice) = run("real-ft-novel-slice") else {
+        return;
+    };
+    assert_eq!(slice.examples.len(), 150);
+    assert_eq!(slice.examples.iter().filter(|e| e.novel).count(), 30);
+    assert_eq!(count(&slice, Label::Harmful), 30);
+    let Some(safe) = run("real-safe-slice") else {
+        return;
+    };
+    assert_eq!(safe.examples.len(), 160);
+}
