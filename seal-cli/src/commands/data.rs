@@ -203,6 +203,10 @@ fn mix(args: DataMixArgs) -> anyhow::Result<()> {
 
 /// Writes records as canonical `.jsonl` (by extension) or Parquet, atomically.
 fn write_records(out: &std::path::Path, examples: &[seal_data::Example]) -> anyhow::Result<()> {
+    // `--out runs/real/ft.parquet` in a fresh checkout: make the folder, as every run command does.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let is_jsonl = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
     if is_jsonl {
         seal_data::write_jsonl(out, examples)
