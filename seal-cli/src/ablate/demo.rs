@@ -17,6 +17,10 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../fixtures/demo/option-runs.toml"),
     ),
     (
+        "diagnostics.toml",
+        include_bytes!("../../../fixtures/demo/diagnostics.toml"),
+    ),
+    (
         "world/safe.jsonl",
         include_bytes!("../../../fixtures/world/safe.jsonl"),
     ),
@@ -115,6 +119,8 @@ pub enum DemoPlan {
     WithOptions,
     /// A slice of the world for tests.
     Quick,
+    /// Select-only runs over three seeds: the judge-free diagnostics (`diagnostics.toml`).
+    Diagnostics,
 }
 
 /// Writes the embedded inputs into `dir` (files that already hold the same bytes are left
@@ -132,6 +138,7 @@ pub fn write_inputs(dir: &Path, plan: DemoPlan) -> anyhow::Result<PathBuf> {
     Ok(match plan {
         DemoPlan::Default => dir.join("plan.toml"),
         DemoPlan::Quick => dir.join("quick.toml"),
+        DemoPlan::Diagnostics => dir.join("diagnostics.toml"),
         DemoPlan::WithOptions => {
             let mut text = embedded("plan.toml").to_vec();
             text.extend_from_slice(embedded("option-runs.toml"));

@@ -66,6 +66,15 @@ pub struct RunResult {
     pub finetune: Option<FinetuneMetrics>,
     /// Folder of the fine-tuning stage (holds `selection.csv`).
     pub finetune_dir: Option<PathBuf>,
+    /// Folder of a select-only baseline's ranking (holds `selection.csv`).
+    #[serde(default)]
+    pub rank_dir: Option<PathBuf>,
+    /// The run's name before a `seeds` list expanded it.
+    #[serde(default)]
+    pub family: String,
+    /// The run's seed.
+    #[serde(default)]
+    pub seed: u64,
     /// Win rates against `full` (`None` for `full` itself and select-only runs).
     pub win_rates: Option<Vec<seal_eval::WinRate>>,
     /// Refusal rates per test set.
@@ -101,11 +110,16 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
         quiet: options.quiet,
     };
 
-    let judge = runner.judge_stage(&plan.plan)?;
+    let judge = plan
+        .plan
+        .judge
+        .as_ref()
+        .map(|judge| runner.judge_stage(&plan.plan, judge))
+        .transpose()?;
     let mut results: Vec<RunResult> = Vec::new();
     let mut reference: Option<(String, Vec<GenerationRecord>)> = None;
     for run in &plan.runs {
-        let result = runner.run_one(plan, run, &judge, reference.as_ref())?;
+        let result = runner.run_one(plan, run, judge.as_ref(), reference.as_ref())?;
         if run.plan.name == "full" {
             let key = runner.generation_key(plan, run)?;
             let path = runner
@@ -134,13 +148,16 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
 
 fn stage_count(plan: &ResolvedPlan) -> u64 {
     let mut selects = std::collections::BTreeSet::new();
-    let mut n = 1; // the judge
+    let mut n = u64::from(plan.plan.judge.is_some());
     for run in &plan.runs {
         if let Some(s) = &run.select {
             selects.insert(serde_json::to_string(s).unwrap_or_default());
         }
         if run.finetune.is_some() {
             n += 3; // fine-tune, generate, judge
+        }
+        if run.rank.is_some() {
+            n += 1;
         }
     }
     n + selects.len() as u64
@@ -292,11 +309,11 @@ impl Runner {
         Ok(())
     }
 
-    fn judge_stage(&self, plan: &Plan) -> anyhow::Result<(JudgeSpec, String)> {
-        match &plan.judge {
+    fn judge_stage(&self, plan: &Plan, judge: &JudgePlan) -> anyhow::Result<(JudgeSpec, String)> {
+        match judge {
             JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
-                let spec = plan.judge.existing().expect("a folder judge");
-                Ok((spec, stage_key("judge", &plan.judge, &[path], &[])?))
+                let spec = judge.existing().expect("a folder judge");
+                Ok((spec, stage_key("judge", judge, &[path], &[])?))
             }
             JudgePlan::TrainReward {
                 pairs,
@@ -307,7 +324,7 @@ impl Runner {
             } => {
                 let tokenizer = tokenizer.clone().unwrap_or_else(|| plan.model.clone());
                 let tok_file = tokenizer.join("tokenizer.json");
-                let key = stage_key("judge", &(&plan.judge, plan.seed), &[pairs, &tok_file], &[])?;
+                let key = stage_key("judge", &(judge, plan.seed), &[pairs, &tok_file], &[])?;
                 let dir = self.stage_dir("judge", "reward-model");
                 self.stage("judge", &dir, &key, "train the reward judge", |dir| {
                     let model = dir.join("model");
@@ -359,7 +376,7 @@ impl Runner {
         &self,
         plan: &ResolvedPlan,
         run: &ResolvedRun,
-        judge: &(JudgeSpec, String),
+        judge: Option<&(JudgeSpec, String)>,
         reference: Option<&(String, Vec<GenerationRecord>)>,
     ) -> anyhow::Result<RunResult> {
         let name = &run.plan.name;
@@ -371,6 +388,9 @@ impl Runner {
             select_dir: None,
             finetune: None,
             finetune_dir: None,
+            rank_dir: None,
+            family: run.family.clone(),
+            seed: run.seed,
             win_rates: None,
             refusals: Vec::new(),
         };
@@ -382,6 +402,22 @@ impl Runner {
             select_key = key;
             result.select = Some(metrics);
             result.select_dir = Some(dir);
+        }
+        if let Some(spec) = &run.rank {
+            let key = stage_key(
+                "rank",
+                spec,
+                &[&spec.data, &plan.plan.data.safe, spec.model.tokenizer_dir()],
+                &[],
+            )?;
+            let dir = self.stage_dir("rank", name);
+            self.stage("rank", &dir, &key, &format!("rank {name}"), |dir| {
+                write_json(&dir.join("spec.json"), spec)?;
+                let device: crate::commands::Device = self.device.parse()?;
+                crate::on_train_device!(device, crate::stages::finetune::rank, spec, dir)?;
+                Ok(())
+            })?;
+            result.rank_dir = Some(dir);
         }
         let Some(ft_spec) = &run.finetune else {
             return Ok(result);
@@ -433,7 +469,7 @@ impl Runner {
         let generations = read_generations(&gen_dir.join("generations.jsonl"))?;
         result.refusals = refusal_rates(&generations);
 
-        if let Some((ref_key, ref_records)) = reference {
+        if let (Some((ref_key, ref_records)), Some(judge)) = (reference, judge) {
             let judge_key = stage_key("judge-run", &plan.plan.seed, &[], &[&judge.1, ref_key, &gen_key])?;
             let judge_dir = self.stage_dir("winrate", name);
             self.stage(

@@ -34,10 +34,13 @@ pub struct Plan {
     pub model: PathBuf,
     /// D_safe and D_ft.
     pub data: DataPlan,
-    /// Evaluation prompt sets.
+    /// Evaluation prompt sets (needed when a run fine-tunes).
+    #[serde(default)]
     pub test_sets: Vec<TestSet>,
-    /// The judge of the win rates.
-    pub judge: JudgePlan,
+    /// The judge of the win rates (needed when a run fine-tunes; a plan of select-only runs is
+    /// a diagnostics plan and needs neither).
+    #[serde(default)]
+    pub judge: Option<JudgePlan>,
     /// Defaults of every selector run.
     #[serde(default)]
     pub select: SelectDefaults,
@@ -281,9 +284,16 @@ pub struct RunPlan {
     /// Kept share override.
     #[serde(default)]
     pub keep: Option<f64>,
-    /// Only train and score the selector (its diagnostics), no fine-tuning or judging.
+    /// Only rank D_ft (train and score the selector, or a baseline's ranking) for the
+    /// diagnostics: no fine-tuning or judging.
     #[serde(default)]
     pub select_only: bool,
+    /// Seed of this run's selector, baseline ranking and fine-tuning (else the plan's).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Repeat the run once per seed, as `NAME-seedS`; the report adds the spread over seeds.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
 }
 
 fn default_group() -> String {
@@ -301,6 +311,13 @@ pub struct ResolvedRun {
     pub select: Option<SelectSpec>,
     /// The fine-tuning stage (`scores` is filled in by the runner); `None` for select-only runs.
     pub finetune: Option<FinetuneSpec>,
+    /// A select-only baseline's ranking (`random`, `dsir`, `loss-rank`): the fine-tuning spec
+    /// whose selection is computed and written, without the training.
+    pub rank: Option<FinetuneSpec>,
+    /// The run's name before a `seeds` list expanded it (its own name otherwise).
+    pub family: String,
+    /// The seed of every stage of the run.
+    pub seed: u64,
 }
 
 /// A plan with paths resolved and every setting parsed.
@@ -341,15 +358,17 @@ impl Plan {
             set.path = abs(&set.path);
         }
         match &mut self.judge {
-            JudgePlan::Reward { path } | JudgePlan::Generative { path } => *path = abs(path),
-            JudgePlan::TrainReward { pairs, tokenizer, .. } => {
+            Some(JudgePlan::Reward { path } | JudgePlan::Generative { path }) => *path = abs(path),
+            Some(JudgePlan::TrainReward { pairs, tokenizer, .. }) => {
                 *pairs = abs(pairs);
                 *tokenizer = Some(tokenizer.as_deref().map_or_else(|| self.model.clone(), abs));
             }
+            None => {}
         }
-        self.check_inputs()?;
+        let evaluates = self.runs.iter().any(|r| !r.select_only);
+        self.check_inputs(evaluates)?;
         self.device.parse::<crate::commands::Device>().context("device")?;
-        if !self.runs.iter().any(|r| r.name == "full") {
+        if evaluates && !self.runs.iter().any(|r| r.name == "full") {
             self.runs.insert(
                 0,
                 RunPlan {
@@ -362,29 +381,32 @@ impl Plan {
                     softmax_scope: None,
                     keep: None,
                     select_only: false,
+                    seed: None,
+                    seeds: None,
                 },
             );
         }
         let mut names = BTreeSet::new();
         let mut runs = Vec::new();
-        for run in &self.runs {
+        for (family, run) in self.expand_seeds()? {
             if !names.insert(run.name.clone()) {
                 bail!("runs: the name `{}` is used twice", run.name);
             }
-            runs.push(
-                self.resolve_run(run)
-                    .with_context(|| format!("run `{}`", run.name))?,
-            );
+            let mut resolved = self
+                .resolve_run(&run)
+                .with_context(|| format!("run `{}`", run.name))?;
+            resolved.family = family;
+            runs.push(resolved);
         }
-        let full = runs
-            .iter()
-            .position(|r| r.plan.name == "full")
-            .expect("inserted above");
-        if runs[full].method != Method::Full {
-            bail!("run `full` must use method `full`: it is the reference of every win rate");
+        if let Some(full) = runs.iter().position(|r| r.plan.name == "full") {
+            if runs[full].method != Method::Full || runs[full].finetune.is_none() {
+                bail!(
+                    "run `full` must use method `full` and fine-tune: it is the reference of every win rate"
+                );
+            }
+            let full_run = runs.remove(full);
+            runs.insert(0, full_run);
         }
-        let full_run = runs.remove(full);
-        runs.insert(0, full_run);
         let g = &self.generate;
         anyhow::ensure!(g.batch_size > 0, "generate.batch_size must be at least 1");
         let generate = GenerateSpec {
@@ -417,13 +439,55 @@ impl Plan {
         })
     }
 
-    fn check_inputs(&self) -> anyhow::Result<()> {
+    /// The runs with each `seeds` list expanded into one run per seed, named `NAME-seedS`, each
+    /// beside the name it came from.
+    fn expand_seeds(&self) -> anyhow::Result<Vec<(String, RunPlan)>> {
+        let mut expanded = Vec::new();
+        for run in &self.runs {
+            let Some(seeds) = &run.seeds else {
+                expanded.push((run.name.clone(), run.clone()));
+                continue;
+            };
+            if run.seed.is_some() {
+                bail!("run `{}`: give `seed` or `seeds`, not both", run.name);
+            }
+            if seeds.is_empty() || seeds.iter().collect::<BTreeSet<_>>().len() != seeds.len() {
+                bail!(
+                    "run `{}`: `seeds` must list at least one seed, each once",
+                    run.name
+                );
+            }
+            if run.name == "full" {
+                bail!("run `full` is the one reference of the win rates: it cannot have `seeds`");
+            }
+            for &seed in seeds {
+                expanded.push((
+                    run.name.clone(),
+                    RunPlan {
+                        name: format!("{}-seed{seed}", run.name),
+                        seed: Some(seed),
+                        seeds: None,
+                        ..run.clone()
+                    },
+                ));
+            }
+        }
+        Ok(expanded)
+    }
+
+    /// Checks every input; the test sets and the judge only when some run fine-tunes
+    /// (`evaluates`).
+    fn check_inputs(&self, evaluates: bool) -> anyhow::Result<()> {
         require_file(&self.model.join("config.json")).context("model")?;
         require_file(&self.model.join("tokenizer.json")).context("model")?;
         require_file(&self.data.safe).context("data.safe")?;
         require_file(&self.data.ft).context("data.ft")?;
+        if !evaluates {
+            // A diagnostics plan: the judge and test sets would never be read.
+            return Ok(());
+        }
         if self.test_sets.is_empty() {
-            bail!("test_sets: at least one evaluation set is needed");
+            bail!("test_sets: at least one evaluation set is needed when a run fine-tunes");
         }
         let mut names = BTreeSet::new();
         for set in &self.test_sets {
@@ -432,12 +496,15 @@ impl Plan {
                 bail!("test_sets: the name `{}` is used twice", set.name);
             }
         }
-        match &self.judge {
+        let Some(judge) = &self.judge else {
+            bail!("judge: a judge is needed when a run fine-tunes (its win rates against `full`)");
+        };
+        match judge {
             JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
                 require_file(&path.join("config.json")).context("judge")?;
                 // Load it now: a folder that is not a one-label classifier fails here, not
                 // after hours of training.
-                let spec = self.judge.existing().expect("a folder judge");
+                let spec = judge.existing().expect("a folder judge");
                 seal_eval::load_judge(&spec).context("judge")?;
             }
             JudgePlan::TrainReward {
@@ -470,26 +537,35 @@ impl Plan {
             && (run.algorithm.is_some()
                 || run.gamma.is_some()
                 || run.optimizer.is_some()
-                || run.softmax_scope.is_some()
-                || run.select_only)
+                || run.softmax_scope.is_some())
         {
             bail!(
-                "selector settings (algorithm, gamma, optimizer, softmax_scope, select_only) apply to the seal methods only"
+                "selector settings (algorithm, gamma, optimizer, softmax_scope) apply to the seal methods only"
             );
         }
-        let select = is_seal.then(|| self.select_spec(run, keep)).transpose()?;
-        let finetune = (!run.select_only)
-            .then(|| self.finetune_spec(method, keep))
-            .transpose()?;
+        if run.select_only && matches!(method, Method::Full | Method::SafeInstr) {
+            bail!("select_only: method `{method}` does not rank D_ft, so it has nothing to score");
+        }
+        let seed = run.seed.unwrap_or(self.seed);
+        let select = is_seal.then(|| self.select_spec(run, keep, seed)).transpose()?;
+        let spec = self.finetune_spec(method, keep, seed)?;
+        let (finetune, rank) = match (run.select_only, is_seal) {
+            (false, _) => (Some(spec), None),
+            (true, true) => (None, None),
+            (true, false) => (None, Some(spec)),
+        };
         Ok(ResolvedRun {
             plan: run.clone(),
             method,
             select,
             finetune,
+            rank,
+            family: run.name.clone(),
+            seed,
         })
     }
 
-    fn select_spec(&self, run: &RunPlan, keep: f64) -> anyhow::Result<SelectSpec> {
+    fn select_spec(&self, run: &RunPlan, keep: f64, seed: u64) -> anyhow::Result<SelectSpec> {
         let d = &self.select;
         let algorithm = match run.algorithm.as_deref().unwrap_or(&d.algorithm) {
             "alg1" => Algorithm::Alg1 {
@@ -511,7 +587,7 @@ impl Plan {
             batch_size: d.batch_size,
             micro_batch_size: d.micro_batch_size,
             epochs: d.epochs,
-            seed: self.seed,
+            seed,
             penalty,
             softmax_scope,
             selector_optimizer,
@@ -538,7 +614,7 @@ impl Plan {
         })
     }
 
-    fn finetune_spec(&self, method: Method, keep: f64) -> anyhow::Result<FinetuneSpec> {
+    fn finetune_spec(&self, method: Method, keep: f64, seed: u64) -> anyhow::Result<FinetuneSpec> {
         let d = &self.finetune;
         let schedule = match d.schedule.as_str() {
             "constant" => LrSchedule::Constant,
@@ -568,7 +644,7 @@ impl Plan {
                 },
                 clip_norm: 1.0,
                 schedule,
-                seed: self.seed,
+                seed,
                 pad_id: 0,
             },
             lora: d.lora.clone(),
@@ -604,6 +680,8 @@ mod tests {
             "plans/gpu-llama.toml",
             "fixtures/demo/plan.toml",
             "fixtures/demo/quick.toml",
+            "fixtures/demo/diagnostics.toml",
+            "plans/real-diagnostics.toml",
         ] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let plan: Plan = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -66,14 +66,20 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     let mut md = String::new();
     let p = &plan.plan;
     let _ = writeln!(md, "# Ablation report: {}\n", p.name);
+    let evaluates = results.iter().any(|r| r.finetune.is_some());
     let _ = writeln!(
         md,
-        "Model `{}`; D_safe `{}`; D_ft `{}`; seed {}. Win rates are against `full` (standard SFT on all of D_ft), \
-         judged pairwise in both orders, a tie counting ½; brackets hold the 95% bootstrap interval.\n",
+        "Model `{}`; D_safe `{}`; D_ft `{}`; seed {} (a run's own seed where it names one).{}\n",
         shown(out, &p.model),
         shown(out, &p.data.safe),
         shown(out, &p.data.ft),
-        p.seed
+        p.seed,
+        if evaluates {
+            " Win rates are against `full` (standard SFT on all of D_ft), judged pairwise in both orders, a tie \
+             counting ½; brackets hold the 95% bootstrap interval."
+        } else {
+            " A diagnostics plan: every run only ranks D_ft, nothing is fine-tuned or judged."
+        }
     );
 
     let win_table = |md: &mut String, runs: &[&RunResult], extra: bool| {
@@ -129,12 +135,14 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
             .filter(|r| r.group == g && r.finetune.is_some())
             .collect()
     };
-    let _ = writeln!(md, "## Methods\n");
     let methods: Vec<&RunResult> = results
         .iter()
         .filter(|r| r.finetune.is_some() && r.name != "full")
         .collect();
-    win_table(&mut md, &methods, false);
+    if !methods.is_empty() {
+        let _ = writeln!(md, "## Methods\n");
+        win_table(&mut md, &methods, false);
+    }
     let algorithms = group("algorithm");
     if !algorithms.is_empty() {
         let _ = writeln!(
@@ -173,30 +181,10 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
             opt(d.dropped_harmful_share)
         );
     }
-    let _ = writeln!(md, "\n### Refusal rates\n");
-    let mut header = String::from("| run |");
-    let mut rule = String::from("| --- |");
-    for s in &sets {
-        let harmful = p.test_sets.iter().any(|t| &t.name == s && t.harmful);
-        let _ = write!(
-            header,
-            " {s} ({}) |",
-            if harmful { "refusal %" } else { "over-refusal %" }
-        );
-        rule.push_str(" --- |");
-    }
-    let _ = writeln!(md, "{header}\n{rule}");
-    for r in results.iter().filter(|r| !r.refusals.is_empty()) {
-        let mut row = format!("| {} |", r.name);
-        for s in &sets {
-            match r.refusals.iter().find(|x| &x.set == s) {
-                Some(x) => {
-                    let _ = write!(row, " {} |", pct(x.rate));
-                }
-                None => row.push_str(" – |"),
-            }
-        }
-        let _ = writeln!(md, "{row}");
+    seed_spread_table(&mut md, results, &diagnostics);
+    initial_loss_line(&mut md, results, &by_id)?;
+    if results.iter().any(|r| !r.refusals.is_empty()) {
+        refusal_table(&mut md, p, results, &sets);
     }
 
     if let Some(seal) = results
@@ -231,8 +219,14 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     }
 
     // Plots.
-    std::fs::write(out.join("winrates.svg"), winrate_svg(results, &sets, &rates))?;
-    let _ = writeln!(md, "\n## Plots\n\n![win rates](winrates.svg)\n");
+    let _ = writeln!(md, "\n## Plots\n");
+    if !rates.is_empty() {
+        seal_models::io::write_atomic(
+            &out.join("winrates.svg"),
+            winrate_svg(results, &sets, &rates).as_bytes(),
+        )?;
+        let _ = writeln!(md, "![win rates](winrates.svg)\n");
+    }
     if let Some(seal) = results
         .iter()
         .find(|r| r.select_dir.is_some() && r.method == "seal")
@@ -240,7 +234,10 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     {
         let scores = read_scores(&dir.join("scores.parquet"))?;
         if scores.iter().any(|s| s.label == "harmful") {
-            std::fs::write(out.join("weights.svg"), weight_histogram_svg(&scores, &seal.name))?;
+            seal_models::io::write_atomic(
+                &out.join("weights.svg"),
+                weight_histogram_svg(&scores, &seal.name).as_bytes(),
+            )?;
             let _ = writeln!(md, "![selector weights by label](weights.svg)\n");
         }
     }
@@ -287,8 +284,14 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
         "run,group,method,set,win_rate,ci_low,ci_high,n,poison_auroc,novel_vs_harmful_auroc,dropped_harmful_share,refusal_rate\n",
     );
     let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.6}"));
+    // A diagnostics plan has no test sets: one row per run, its set left empty.
+    let csv_sets = if sets.is_empty() {
+        vec![String::new()]
+    } else {
+        sets.clone()
+    };
     for (r, d) in results.iter().zip(&diagnostics) {
-        for s in &sets {
+        for s in &csv_sets {
             let w = rates.get(&(r.name.clone(), s.clone()));
             let refusal = r.refusals.iter().find(|x| &x.set == s).map(|x| x.rate);
             let _ = writeln!(
@@ -317,6 +320,122 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     Ok(report)
 }
 
+/// Refusal (harmful sets) and over-refusal (benign sets) rates of every fine-tuned model.
+fn refusal_table(md: &mut String, p: &super::plan::Plan, results: &[RunResult], sets: &[String]) {
+    let _ = writeln!(md, "\n### Refusal rates\n");
+    let mut header = String::from("| run |");
+    let mut rule = String::from("| --- |");
+    for s in sets {
+        let harmful = p.test_sets.iter().any(|t| &t.name == s && t.harmful);
+        let _ = write!(
+            header,
+            " {s} ({}) |",
+            if harmful { "refusal %" } else { "over-refusal %" }
+        );
+        rule.push_str(" --- |");
+    }
+    let _ = writeln!(md, "{header}\n{rule}");
+    for r in results.iter().filter(|r| !r.refusals.is_empty()) {
+        let mut row = format!("| {} |", r.name);
+        for s in sets {
+            match r.refusals.iter().find(|x| &x.set == s) {
+                Some(x) => {
+                    let _ = write!(row, " {} |", pct(x.rate));
+                }
+                None => row.push_str(" – |"),
+            }
+        }
+        let _ = writeln!(md, "{row}");
+    }
+}
+
+/// Mean and range over seeds of each run that a `seeds` list repeated.
+fn seed_spread_table(md: &mut String, results: &[RunResult], diagnostics: &[Diagnostics]) {
+    let mut families: Vec<(&str, Vec<(&RunResult, &Diagnostics)>)> = Vec::new();
+    for (r, d) in results.iter().zip(diagnostics) {
+        match families.iter_mut().find(|(f, _)| *f == r.family) {
+            Some((_, members)) => members.push((r, d)),
+            None => families.push((&r.family, vec![(r, d)])),
+        }
+    }
+    families.retain(|(_, members)| members.len() > 1);
+    if families.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### Over seeds\n\nMean [min, max] over the seeds of each repeated run.\n\n\
+         | run | method | seeds | poison AUROC | novel vs harmful AUROC | harmful share of dropped |\n\
+         | --- | --- | --- | --- | --- | --- |"
+    );
+    for (family, members) in families {
+        let seeds: Vec<String> = members.iter().map(|(r, _)| r.seed.to_string()).collect();
+        let spread = |value: fn(&Diagnostics) -> Option<f64>| -> String {
+            let v: Vec<f64> = members.iter().filter_map(|(_, d)| value(d)).collect();
+            if v.is_empty() {
+                return "–".to_string();
+            }
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            format!("{mean:.3} [{min:.3}, {max:.3}]")
+        };
+        let _ = writeln!(
+            md,
+            "| {family} | {} | {} | {} | {} | {} |",
+            members[0].0.method,
+            seeds.join(", "),
+            spread(|d| d.poison_auroc),
+            spread(|d| d.novel_vs_harmful_auroc),
+            spread(|d| d.dropped_harmful_share)
+        );
+    }
+}
+
+/// The starting model's mean loss on each part of D_ft (from a `loss-rank` run's ranking, whose
+/// score is minus that loss): how unfamiliar the novel part really is to the model.
+fn initial_loss_line(
+    md: &mut String,
+    results: &[RunResult],
+    by_id: &HashMap<&ExampleId, &Example>,
+) -> anyhow::Result<()> {
+    let Some(dir) = results
+        .iter()
+        .filter(|r| r.method == "loss-rank")
+        .find_map(|r| r.finetune_dir.as_ref().or(r.rank_dir.as_ref()))
+    else {
+        return Ok(());
+    };
+    let mut parts: [(f64, usize); 3] = [(0.0, 0); 3];
+    for (id, score, _) in read_selection_csv(&dir.join("selection.csv"))? {
+        let Some(e) = by_id.get(&id) else { continue };
+        let part = match (e.label, e.novel) {
+            (seal_data::Label::Harmful, _) => 2,
+            (_, true) => 1,
+            (seal_data::Label::Benign, false) => 0,
+            _ => continue,
+        };
+        parts[part].0 -= score;
+        parts[part].1 += 1;
+    }
+    let mean = |(sum, n): (f64, usize)| {
+        if n == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.3} ({n} rows)", sum / n as f64)
+        }
+    };
+    let _ = writeln!(
+        md,
+        "\nThe starting model's mean loss per token on D_ft (from `loss-rank`): benign {}, novel benign {}, \
+         harmful {}. A novel part the model finds no harder than the rest is not novel to it.",
+        mean(parts[0]),
+        mean(parts[1]),
+        mean(parts[2])
+    );
+    Ok(())
+}
+
 fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyhow::Result<Diagnostics> {
     let mut d = Diagnostics {
         run: r.name.clone(),
@@ -333,7 +452,9 @@ fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyho
     if matches!(r.method.as_str(), "full" | "safeinstr") {
         return Ok(d);
     }
-    let Some(dir) = &r.finetune_dir else { return Ok(d) };
+    let Some(dir) = r.finetune_dir.as_ref().or(r.rank_dir.as_ref()) else {
+        return Ok(d);
+    };
     let rows = read_selection_csv(&dir.join("selection.csv"))?;
     let mut examples = Vec::new();
     let mut scores = Vec::new();

@@ -18,10 +18,14 @@ pub fn exec_demo(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         resume: args.resume,
         quiet,
     };
-    let plan = match (args.quick, args.with_options) {
-        (true, _) => demo::DemoPlan::Quick,
-        (false, true) => demo::DemoPlan::WithOptions,
-        (false, false) => demo::DemoPlan::Default,
+    let plan = if args.quick {
+        demo::DemoPlan::Quick
+    } else if args.with_options {
+        demo::DemoPlan::WithOptions
+    } else if args.diagnostics {
+        demo::DemoPlan::Diagnostics
+    } else {
+        demo::DemoPlan::Default
     };
     let report = demo::run(&args.out, plan, &options)?;
     println!("{}", report.display());

@@ -23,7 +23,7 @@ use super::common::{
     ModelSource, TemplateChoice, copy_tokenizer, peak_rss, prepare_run_dir, read_records, require_file,
     tokenize, write_json,
 };
-use super::selection::{Method, choose_ids};
+use super::selection::{Chosen, Method, choose_ids};
 
 /// Everything a fine-tuning run depends on; written to `finetune.json` as resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,37 +116,17 @@ pub fn run<B: AutodiffBackend>(
         old == new
     })?;
 
-    let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
-        .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
-    let template = spec.template.resolve(&tokenizer)?;
-    let records = read_records(&spec.data)?;
-    let safe = spec.safe.as_deref().map(read_records).transpose()?;
-    let scores = spec
-        .scores
-        .as_deref()
-        .map(|p| read_scores(p).with_context(|| format!("reading {}", p.display())))
-        .transpose()?;
+    let (tokenizer, template) = tokenizer_and_template(spec)?;
+    let inputs = Inputs::read(spec)?;
     // Loaded once: the loss-rank baseline scores D_ft with the starting model it then trains.
     let (model, hf_config) = spec.model.load::<B>(spec.sft.seed, device)?;
     let losses = if spec.method == Method::LossRank {
-        Some(initial_losses(spec, &model, &records, &tokenizer, &template)?)
+        Some(initial_losses(spec, &model, &inputs, (&tokenizer, &template))?)
     } else {
         None
     };
-    let chosen = choose_ids(
-        spec.method,
-        &records,
-        safe.as_deref(),
-        scores.as_deref(),
-        losses.as_ref(),
-        spec.keep,
-        spec.sft.seed,
-    )?;
-    seal_models::io::write_atomic(
-        &out.join("selection.csv"),
-        &super::selection::selection_csv(&chosen.selection)?,
-    )?;
-    let train = training_records(&records, safe.as_deref(), &chosen)?;
+    let chosen = choose_and_record(spec, &inputs, losses.as_ref(), out)?;
+    let train = training_records(&inputs.records, inputs.safe.as_deref(), &chosen)?;
     let tokenized = tokenize(&train, &tokenizer, &template, spec.max_len, "training data")?;
     let ids: Vec<String> = tokenized.rows.iter().map(|r| r.id.to_string()).collect();
     seal_models::io::write_atomic(
@@ -213,15 +193,92 @@ pub fn run<B: AutodiffBackend>(
     Ok(metrics)
 }
 
+/// The method's ranking of D_ft alone, written to `out/selection.csv` (what the diagnostics
+/// read), without fine-tuning: the select-only baselines of an ablation plan. Only `loss-rank`
+/// loads the model (one forward pass over D_ft).
+pub fn rank<B: AutodiffBackend>(
+    spec: &FinetuneSpec,
+    out: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Chosen> {
+    spec.check()?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let inputs = Inputs::read(spec)?;
+    let losses = if spec.method == Method::LossRank {
+        let (tokenizer, template) = tokenizer_and_template(spec)?;
+        let (model, _) = spec.model.load::<B>(spec.sft.seed, device)?;
+        Some(initial_losses(spec, &model, &inputs, (&tokenizer, &template))?)
+    } else {
+        None
+    };
+    choose_and_record(spec, &inputs, losses.as_ref(), out)
+}
+
+/// What a selection reads: D_ft, the safe set and a selector's scores, as the spec names them.
+struct Inputs {
+    records: Vec<Example>,
+    safe: Option<Vec<Example>>,
+    scores: Option<Vec<seal_data::ScoreRow>>,
+}
+
+impl Inputs {
+    fn read(spec: &FinetuneSpec) -> anyhow::Result<Self> {
+        Ok(Self {
+            records: read_records(&spec.data)?,
+            safe: spec.safe.as_deref().map(read_records).transpose()?,
+            scores: spec
+                .scores
+                .as_deref()
+                .map(|p| read_scores(p).with_context(|| format!("reading {}", p.display())))
+                .transpose()?,
+        })
+    }
+}
+
+fn tokenizer_and_template(spec: &FinetuneSpec) -> anyhow::Result<(TextTokenizer, seal_models::ChatTemplate)> {
+    let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
+        .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
+    let template = spec.template.resolve(&tokenizer)?;
+    Ok((tokenizer, template))
+}
+
+/// Chooses the training ids and writes the method's ranking to `out/selection.csv`.
+fn choose_and_record(
+    spec: &FinetuneSpec,
+    inputs: &Inputs,
+    losses: Option<&HashMap<ExampleId, f32>>,
+    out: &Path,
+) -> anyhow::Result<Chosen> {
+    let chosen = choose_ids(
+        spec.method,
+        &inputs.records,
+        inputs.safe.as_deref(),
+        inputs.scores.as_deref(),
+        losses,
+        spec.keep,
+        spec.sft.seed,
+    )?;
+    seal_models::io::write_atomic(
+        &out.join("selection.csv"),
+        &super::selection::selection_csv(&chosen.selection)?,
+    )?;
+    Ok(chosen)
+}
+
 /// Per-example loss of the starting model on D_ft (the `loss-rank` baseline), by id.
 fn initial_losses<B: AutodiffBackend>(
     spec: &FinetuneSpec,
     model: &seal_models::Llama<B>,
-    records: &[Example],
-    tokenizer: &TextTokenizer,
-    template: &seal_models::ChatTemplate,
+    inputs: &Inputs,
+    (tokenizer, template): (&TextTokenizer, &seal_models::ChatTemplate),
 ) -> anyhow::Result<HashMap<ExampleId, f32>> {
-    let tokenized = tokenize(records, tokenizer, template, spec.max_len, "fine-tuning data")?;
+    let tokenized = tokenize(
+        &inputs.records,
+        tokenizer,
+        template,
+        spec.max_len,
+        "fine-tuning data",
+    )?;
     let losses = seal_models::example_losses(
         model,
         &tokenized.examples(),
@@ -236,7 +293,7 @@ fn initial_losses<B: AutodiffBackend>(
 fn training_records(
     records: &[Example],
     safe: Option<&[Example]>,
-    chosen: &super::selection::Chosen,
+    chosen: &Chosen,
 ) -> anyhow::Result<Vec<Example>> {
     let keep: HashSet<&ExampleId> = chosen.ft_ids.iter().collect();
     let mut train: Vec<Example> = records.iter().filter(|r| keep.contains(&r.id)).cloned().collect();

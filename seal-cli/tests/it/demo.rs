@@ -140,6 +140,24 @@ fn write_plan(dir: &Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// Runs `seal ablate` on `plan` in `dir`, expects a refusal before any stage started, and
+/// returns its stderr.
+fn refused(dir: &Path, plan: &str) -> String {
+    let path = write_plan(dir, plan);
+    let out = dir.join("out");
+    let o = seal(&[
+        "ablate",
+        "--plan",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    // Nothing was started: no stage folders.
+    assert!(!out.join("stages").exists(), "work started for a bad plan");
+    stderr(&o)
+}
+
 /// A valid plan over the committed world, for the bad-input tests to break.
 fn plan_text() -> String {
     let fixtures = crate::fixture("");
@@ -167,21 +185,7 @@ method = "seal"
 #[test]
 fn bad_plans_fail_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = |plan: &str| {
-        let path = write_plan(tmp.path(), plan);
-        let out = tmp.path().join("out");
-        let o = seal(&[
-            "ablate",
-            "--plan",
-            path.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(!o.status.success());
-        // Nothing was started: no stage folders.
-        assert!(!out.join("stages").exists(), "work started for a bad plan");
-        stderr(&o)
-    };
+    let run = |plan: &str| refused(tmp.path(), plan);
     let unknown = plan_text().replace("[data]", "colour = \"blue\"\n[data]");
     assert!(run(&unknown).contains("colour"), "unknown key not named");
     let missing = plan_text().replace("world/ft.jsonl", "world/nope.jsonl");
@@ -203,4 +207,159 @@ fn bad_plans_fail_before_any_work() {
     assert_ne!(not_a_judge, plan_text());
     let err = run(&not_a_judge);
     assert!(err.contains("judge"), "{err}");
+}
+
+#[test]
+fn a_plan_of_select_only_runs_needs_no_judge_and_reports_every_ranking_over_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = crate::fixture("");
+    // A slice of the world (its rows are shuffled, so a prefix holds every kind).
+    for (name, rows) in [("ft.jsonl", 160), ("safe.jsonl", 40)] {
+        let text = std::fs::read_to_string(f.join("world").join(name)).unwrap();
+        let head: Vec<&str> = text.lines().take(rows).collect();
+        std::fs::write(tmp.path().join(name), head.join("\n") + "\n").unwrap();
+    }
+    let plan = format!(
+        r#"name = "diagnostics"
+model = "{f}/world-model"
+[data]
+safe = "safe.jsonl"
+ft = "ft.jsonl"
+[select]
+epochs = 1
+batch_size = 32
+micro_batch_size = 32
+lr = 1e-3
+[[runs]]
+name = "random"
+method = "random"
+select_only = true
+seeds = [0, 1]
+[[runs]]
+name = "loss-rank"
+method = "loss-rank"
+select_only = true
+[[runs]]
+name = "alg2"
+method = "seal"
+select_only = true
+seed = 5
+"#,
+        f = f.display()
+    );
+    let path = write_plan(tmp.path(), &plan);
+    let out = tmp.path().join("out");
+    let o = seal(&[
+        "ablate",
+        "--quiet",
+        "--plan",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Nothing was fine-tuned, generated or judged; each ranking has its stage.
+    let mut stages: Vec<String> = std::fs::read_dir(out.join("stages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    stages.sort();
+    assert!(
+        stages
+            .iter()
+            .all(|s| s.starts_with("rank-") || s.starts_with("select-")),
+        "{stages:?}"
+    );
+    for name in ["rank-random-seed0", "rank-random-seed1", "rank-loss-rank"] {
+        assert!(stages.iter().any(|s| s == name), "{name} missing from {stages:?}");
+    }
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("stages/rank-random-seed1/spec.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["sft"]["seed"], 1, "the expanded run carries its seed");
+
+    let csv = results(&out);
+    let row = |run: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{run},")))
+            .unwrap_or_else(|| panic!("{run}: {csv}"))
+    };
+    let header = csv.lines().next().unwrap();
+    for run in ["random-seed0", "random-seed1", "loss-rank", "alg2"] {
+        let auroc = field(row(run), header, "poison_auroc").unwrap_or_else(|| panic!("{run} has no AUROC"));
+        assert!((0.0..=1.0).contains(&auroc), "{run}: {auroc}");
+        assert!(
+            field(row(run), header, "novel_vs_harmful_auroc").is_some(),
+            "{run}"
+        );
+    }
+    // Two seeds of random rank differently.
+    assert_ne!(
+        std::fs::read(out.join("stages/rank-random-seed0/selection.csv")).unwrap(),
+        std::fs::read(out.join("stages/rank-random-seed1/selection.csv")).unwrap()
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("A diagnostics plan"), "{report}");
+    assert!(
+        !report.contains("## Methods") && !report.contains("Refusal rates"),
+        "{report}"
+    );
+    assert!(
+        report.contains("### Over seeds") && report.contains("| random | random | 0, 1 |"),
+        "{report}"
+    );
+    // The aligned world model refuses harmful requests: their compliant answers cost it more.
+    let line = report
+        .lines()
+        .find(|l| l.contains("mean loss per token on D_ft (from `loss-rank`)"))
+        .unwrap_or_else(|| panic!("no initial-loss line: {report}"));
+    let loss_of = |part: &str| -> f64 {
+        let rest = &line[line.find(&format!("{part} ")).unwrap() + part.len() + 1..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    assert!(loss_of("harmful") > loss_of("benign"), "{line}");
+    assert!(loss_of("novel benign").is_finite(), "{line}");
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(out.join("stages"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("select-"))
+                .unwrap()
+                .join("metrics.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(metrics["seed"], 5, "the run's own seed reaches the selector");
+}
+
+#[test]
+fn plans_that_fine_tune_still_need_a_judge_and_seeds_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |plan: &str| refused(tmp.path(), plan);
+    let judge_start = plan_text().find("[judge]").unwrap();
+    let runs_start = plan_text().find("[[runs]]").unwrap();
+    let mut no_judge = plan_text();
+    no_judge.replace_range(judge_start..runs_start, "");
+    assert!(
+        run(&no_judge).contains("judge: a judge is needed"),
+        "{}",
+        run(&no_judge)
+    );
+    let both = plan_text().replace("method = \"seal\"", "method = \"seal\"\nseed = 1\nseeds = [2, 3]");
+    assert!(run(&both).contains("not both"));
+    let twice = plan_text().replace("method = \"seal\"", "method = \"seal\"\nseeds = [2, 2]");
+    assert!(run(&twice).contains("each once"));
+    let full_only = plan_text().replace(
+        "name = \"seal\"\nmethod = \"seal\"",
+        "name = \"full\"\nmethod = \"full\"\nselect_only = true",
+    );
+    assert!(
+        run(&full_only).contains("nothing to score"),
+        "{}",
+        run(&full_only)
+    );
 }
