@@ -4,7 +4,8 @@
 //! A stage is keyed by a hash of its spec, its inputs' contents and its upstream stages' keys. A
 //! stage folder whose `stage.json` holds the same key is reused; one without it (a crash, a kill)
 //! is continued from its checkpoints, so `--resume` finishes a plan with the results an
-//! uninterrupted run gives. Training stages run in child processes of their own, so each
+//! uninterrupted run gives. A finished stage drops its epoch checkpoints (its marker and outputs
+//! are all that is read again). Training stages run in child processes of their own, so each
 //! selector's peak memory is its own.
 
 pub mod demo;
@@ -267,6 +268,14 @@ impl Runner {
             wall_s: started.elapsed().as_secs_f64(),
         };
         write_json(&marker_path, &marker)?;
+        // A finished stage is reused by its marker and read by its outputs; its epoch
+        // checkpoints (model, optimizer state and, for Algorithm 1, θ̂) would only fill the disk:
+        // gigabytes per stage for a 135M model.
+        let checkpoints = dir.join("checkpoints");
+        if checkpoints.is_dir() {
+            std::fs::remove_dir_all(&checkpoints)
+                .with_context(|| format!("removing {}", checkpoints.display()))?;
+        }
         self.bar.inc(1);
         Ok(())
     }

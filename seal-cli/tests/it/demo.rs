@@ -271,6 +271,13 @@ seed = 5
             .all(|s| s.starts_with("rank-") || s.starts_with("select-")),
         "{stages:?}"
     );
+    // Finished stages keep their outputs, not their epoch checkpoints.
+    for stage in &stages {
+        assert!(
+            !out.join("stages").join(stage).join("checkpoints").exists(),
+            "{stage}"
+        );
+    }
     for name in ["rank-random-seed0", "rank-random-seed1", "rank-loss-rank"] {
         assert!(stages.iter().any(|s| s == name), "{name} missing from {stages:?}");
     }
