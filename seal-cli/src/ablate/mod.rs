@@ -82,6 +82,17 @@ pub struct RunResult {
     pub refusals: Vec<RefusalRate>,
 }
 
+/// A run's answers with the key of the stage that generated them (the win-rate reference).
+type Generated = (String, Vec<GenerationRecord>);
+
+impl RunResult {
+    /// The folder holding this run's `selection.csv`: its fine-tuning stage, or the ranking
+    /// stage of a select-only baseline.
+    pub fn selection_dir(&self) -> Option<&Path> {
+        self.finetune_dir.as_deref().or(self.rank_dir.as_deref())
+    }
+}
+
 /// Runs `plan_path` into `out`; returns the path of `report.md`.
 pub fn run_plan_file(plan_path: &Path, out: &Path, options: &AblateOptions) -> anyhow::Result<PathBuf> {
     // Validate the whole plan before anything expensive.
@@ -118,15 +129,11 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
         .map(|judge| runner.judge_stage(&plan.plan, judge))
         .transpose()?;
     let mut results: Vec<RunResult> = Vec::new();
-    let mut reference: Option<(String, Vec<GenerationRecord>)> = None;
+    let mut reference: Option<Generated> = None;
     for run in &plan.runs {
-        let result = runner.run_one(plan, run, judge.as_ref(), reference.as_ref())?;
+        let (result, generated) = runner.run_one(plan, run, judge.as_ref(), reference.as_ref())?;
         if run.plan.name == "full" {
-            let key = runner.generation_key(plan, run)?;
-            let path = runner
-                .stage_dir("generate", &run.plan.name)
-                .join("generations.jsonl");
-            reference = Some((key, read_generations(&path)?));
+            reference = generated;
         }
         results.push(result);
     }
@@ -374,20 +381,13 @@ impl Runner {
         Ok((dir, key, metrics))
     }
 
-    fn generation_key(&self, plan: &ResolvedPlan, run: &ResolvedRun) -> anyhow::Result<String> {
-        let dir = self.stage_dir("finetune", &run.plan.name);
-        let marker: StageMarker = crate::stages::common::read_spec(&dir.join("stage.json"))?;
-        let inputs: Vec<&Path> = plan.generate.sets.iter().map(|s| s.path.as_path()).collect();
-        stage_key("generate", &plan.generate, &inputs, &[&marker.key])
-    }
-
     fn run_one(
         &self,
         plan: &ResolvedPlan,
         run: &ResolvedRun,
         judge: Option<&(JudgeSpec, String)>,
-        reference: Option<&(String, Vec<GenerationRecord>)>,
-    ) -> anyhow::Result<RunResult> {
+        reference: Option<&Generated>,
+    ) -> anyhow::Result<(RunResult, Option<Generated>)> {
         let name = &run.plan.name;
         let mut result = RunResult {
             name: name.clone(),
@@ -429,7 +429,7 @@ impl Runner {
             result.rank_dir = Some(dir);
         }
         let Some(ft_spec) = &run.finetune else {
-            return Ok(result);
+            return Ok((result, None));
         };
         let ft_spec = FinetuneSpec {
             scores,
@@ -456,7 +456,8 @@ impl Runner {
         result.finetune = Some(crate::stages::common::read_spec(&ft_dir.join("metrics.json"))?);
         result.finetune_dir = Some(ft_dir.clone());
 
-        let gen_key = self.generation_key(plan, run)?;
+        let set_paths: Vec<&Path> = plan.generate.sets.iter().map(|s| s.path.as_path()).collect();
+        let gen_key = stage_key("generate", &plan.generate, &set_paths, &[&ft_key])?;
         let gen_dir = self.stage_dir("generate", name);
         let gen_spec = GenerateSpec {
             model: ft_dir.join("model"),
@@ -501,7 +502,8 @@ impl Runner {
         } else {
             self.bar.inc(1);
         }
-        Ok(result)
+        // The reference of every later win rate, when this run is `full`.
+        Ok((result, Some((gen_key, generations))))
     }
 }
 

@@ -402,7 +402,7 @@ fn initial_loss_line(
     let Some(dir) = results
         .iter()
         .filter(|r| r.method == "loss-rank")
-        .find_map(|r| r.finetune_dir.as_ref().or(r.rank_dir.as_ref()))
+        .find_map(RunResult::selection_dir)
     else {
         return Ok(());
     };
@@ -452,7 +452,7 @@ fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyho
     if matches!(r.method.as_str(), "full" | "safeinstr") {
         return Ok(d);
     }
-    let Some(dir) = r.finetune_dir.as_ref().or(r.rank_dir.as_ref()) else {
+    let Some(dir) = r.selection_dir() else {
         return Ok(d);
     };
     let rows = read_selection_csv(&dir.join("selection.csv"))?;

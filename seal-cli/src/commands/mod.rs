@@ -51,34 +51,35 @@ impl std::str::FromStr for Device {
     }
 }
 
-/// Runs a generic training stage on the chosen device's autodiff backend.
+/// Runs a generic stage on the chosen device, with the given CPU and CUDA backend types.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! on_train_device {
-    ($device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
+macro_rules! on_backend {
+    ($cpu:ty, $cuda:ty, $device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
         match $device {
-            $crate::commands::Device::Cpu => $($stage)::+::<seal_models::backend::CpuTrain>(
+            $crate::commands::Device::Cpu => $($stage)::+::<$cpu>(
                 $($arg,)* &seal_models::backend::cpu_device(),
             ),
             #[cfg(feature = "cuda")]
-            $crate::commands::Device::Cuda => $($stage)::+::<seal_models::backend::CudaTrain>(
+            $crate::commands::Device::Cuda => $($stage)::+::<$cuda>(
                 $($arg,)* &seal_models::backend::cuda_device(),
             ),
         }
     };
 }
 
+/// Runs a generic training stage on the chosen device's autodiff backend.
+#[macro_export]
+macro_rules! on_train_device {
+    ($($t:tt)*) => {
+        $crate::on_backend!(seal_models::backend::CpuTrain, seal_models::backend::CudaTrain, $($t)*)
+    };
+}
+
 /// Runs a generic inference stage on the chosen device's backend.
 #[macro_export]
 macro_rules! on_device {
-    ($device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
-        match $device {
-            $crate::commands::Device::Cpu => $($stage)::+::<seal_models::backend::Cpu>(
-                $($arg,)* &seal_models::backend::cpu_device(),
-            ),
-            #[cfg(feature = "cuda")]
-            $crate::commands::Device::Cuda => $($stage)::+::<seal_models::backend::Cuda>(
-                $($arg,)* &seal_models::backend::cuda_device(),
-            ),
-        }
+    ($($t:tt)*) => {
+        $crate::on_backend!(seal_models::backend::Cpu, seal_models::backend::Cuda, $($t)*)
     };
 }
