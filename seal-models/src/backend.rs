@@ -13,7 +13,21 @@ use burn::backend::Autodiff;
 pub use burn::tensor::backend::{AutodiffBackend, Backend};
 
 /// The inference backend on CPU.
+#[cfg(not(feature = "flex"))]
 pub type Cpu = burn::backend::NdArray<f32>;
+
+/// The inference backend on CPU.
+#[cfg(feature = "flex")]
+pub type Cpu = burn::backend::Flex<f32>;
+
+/// The name of [`Cpu`], as benchmarks report it.
+pub const CPU_BACKEND: &str = if cfg!(feature = "flex") {
+    "flex-f32 (gemm, x86-v4)"
+} else if cfg!(feature = "openblas") {
+    "ndarray-f32 + openblas"
+} else {
+    "ndarray-f32"
+};
 
 /// The training backend on CPU (reverse-mode autodiff over [`Cpu`]).
 pub type CpuTrain = Autodiff<Cpu>;
@@ -33,7 +47,7 @@ pub fn cuda_device() -> burn::backend::cuda::CudaDevice {
 }
 
 /// The default device of the CPU backend.
-pub fn cpu_device() -> burn::backend::ndarray::NdArrayDevice {
+pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
 

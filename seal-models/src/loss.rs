@@ -65,9 +65,9 @@ pub fn per_example_loss<B: Backend>(
 ///
 /// The head is a large share of a small model's work (30% of the bench model's FLOPs) and
 /// of its activation memory (`[batch, seq_len, vocab]` logits); prompt and padding positions
-/// never need it. Each scored row's loss is `logsumexp(z) − z[target]`, with the row maximum
-/// held constant (its gradient cancels exactly), and rows are averaged per example through a
-/// `[batch, rows]` averaging matrix so gradients flow to every example.
+/// never need it. Each scored row's loss is `logsumexp(z) − z[target]`
+/// ([`Llama::token_losses`], the fused head and cross-entropy), and rows are averaged per
+/// example through a `[batch, rows]` averaging matrix so gradients flow to every example.
 ///
 /// # Shapes
 /// - `loss_mask`: `batch * seq_len` -> `[batch]`
@@ -117,7 +117,7 @@ pub fn response_losses<B: Backend>(
         return Ok(hidden.sum().mul_scalar(0.0).repeat_dim(0, b));
     }
     let sources = Tensor::<B, 1, Int>::from_data(TensorData::new(sources, [rows]), &device);
-    let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [rows, 1]), &device);
+    let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [rows]), &device);
     let mut averaging = vec![0.0f32; b * rows];
     for (k, &row) in owner.iter().enumerate() {
         averaging[row * rows + k] = 1.0 / counts[row] as f32;
@@ -125,9 +125,6 @@ pub fn response_losses<B: Backend>(
     let averaging = Tensor::<B, 2>::from_data(TensorData::new(averaging, [b, rows]), &device);
 
     let picked = hidden.reshape([b * s, h]).select(0, sources); // [rows, h]
-    let logits = model.project_rows(picked); // [rows, vocab]
-    let max = logits.clone().max_dim(1).detach(); // [rows, 1]
-    let lse = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
-    let token_loss = lse - logits.gather(1, targets); // [rows, 1]
+    let token_loss = model.token_losses(picked, targets).reshape([rows, 1]);
     Ok(averaging.matmul(token_loss).reshape([b]))
 }

@@ -29,7 +29,7 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
                     "params": config.num_params(),
                     "batch": args.shape.batch,
                     "seq_len": args.shape.seq_len,
-                    "backend": "ndarray-f32",
+                    "backend": seal_models::backend::CPU_BACKEND,
                 });
                 println!("{out}");
             } else {
@@ -135,6 +135,7 @@ fn select(args: BenchSelectArgs) -> anyhow::Result<()> {
         let mut out = results.clone();
         out.insert("alg2_over_sft".into(), (alg2 / sft).into());
         out.insert("alg1_over_sft".into(), (alg1 / sft).into());
+        out.insert("backend".into(), seal_models::backend::CPU_BACKEND.into());
         println!("{}", serde_json::Value::Object(out));
     } else {
         for (name, s) in [("sft", sft), ("alg2", alg2), ("alg1", alg1)] {

@@ -11,9 +11,17 @@ pub struct LayerCache<B: Backend> {
 
 impl<B: Backend> LayerCache<B> {
     /// Appends new keys and values and returns the full ones.
-    pub(crate) fn append(&mut self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    pub(crate) fn append(
+        &mut self,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        seq_dim: usize,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let (k, v) = match self.kv.take() {
-            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            Some((pk, pv)) => (
+                Tensor::cat(vec![pk, k], seq_dim),
+                Tensor::cat(vec![pv, v], seq_dim),
+            ),
             None => (k, v),
         };
         self.kv = Some((k.clone(), v.clone()));

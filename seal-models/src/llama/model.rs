@@ -2,6 +2,8 @@
 //! attention with RoPE, SwiGLU MLP), final RMSNorm and the LM head. Field names follow HF
 //! checkpoint keys (`self_attn.q_proj`, `mlp.gate_proj`, ...).
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
@@ -9,7 +11,8 @@ use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use super::cache::{KvCache, LayerCache};
 use super::config::LlamaConfig;
 use super::linear::Linear;
-use super::rope::{apply_rope, inverse_frequencies, rope_tables};
+use super::rope::{apply_rope, inverse_frequencies, rope_angles, rope_tables};
+use crate::fused::{self, AttentionMask, RopeAngles};
 
 /// Root-mean-square layer norm (`input_layernorm`, `post_attention_layernorm`, `norm`).
 #[derive(Module, Debug)]
@@ -24,9 +27,13 @@ impl<B: Backend> RmsNorm<B> {
     /// # Shapes
     /// - `x`: `[batch, seq_len, hidden_size]` -> same
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let (x, weight) = match fused::rms_norm(x, self.weight.val(), self.eps as f32) {
+            Ok(y) => return y,
+            Err(args) => args,
+        };
         let variance = x.clone().square().mean_dim(2); // [batch, seq_len, 1]
         let inv_rms = variance.add_scalar(self.eps).sqrt().recip();
-        x * inv_rms * self.weight.val().unsqueeze::<3>()
+        x * inv_rms * weight.unsqueeze::<3>()
     }
 }
 
@@ -45,8 +52,13 @@ impl<B: Backend> Mlp<B> {
     /// # Shapes
     /// - `x`: `[batch, seq_len, hidden_size]` -> same
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone())); // [batch, seq_len, intermediate_size]
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = self.gate_proj.forward(x.clone()); // [batch, seq_len, intermediate_size]
+        let up = self.up_proj.forward(x);
+        let hidden = match fused::swiglu(gate, up) {
+            Ok(hidden) => hidden,
+            Err((gate, up)) => silu(gate) * up,
+        };
+        self.down_proj.forward(hidden)
     }
 }
 
@@ -69,12 +81,26 @@ pub struct Attention<B: Backend> {
     pub head_dim: usize,
 }
 
-/// Per-call inputs shared by every layer: RoPE tables and the additive attention bias.
-pub(crate) struct LayerInputs<B: Backend> {
-    cos: Tensor<B, 4>,
-    sin: Tensor<B, 4>,
-    /// `[batch, 1, seq_len, total_len]`: 0 where a query may attend, a large negative elsewhere.
-    bias: Tensor<B, 4>,
+/// Per-call inputs shared by every layer: the RoPE angles and which keys each query sees, in
+/// the form the attention path of backend `B` takes.
+pub(crate) enum LayerInputs<B: Backend> {
+    /// For the fused CPU operations: host tables.
+    Fused {
+        /// Key validity and cache offset.
+        mask: AttentionMask,
+        /// RoPE cosines and sines per position.
+        angles: Arc<RopeAngles>,
+    },
+    /// For Burn's primitive ops, as tensors.
+    Decomposed {
+        /// `[batch, 1, seq_len, head_dim]` RoPE cosines, broadcast over heads.
+        cos: Tensor<B, 4>,
+        /// The sines, alike.
+        sin: Tensor<B, 4>,
+        /// `[batch, 1, seq_len, total_len]`: 0 where a query may attend, a large negative
+        /// elsewhere.
+        bias: Tensor<B, 4>,
+    },
 }
 
 impl<B: Backend> Attention<B> {
@@ -85,33 +111,64 @@ impl<B: Backend> Attention<B> {
         cache: Option<&mut LayerCache<B>>,
     ) -> Tensor<B, 3> {
         let [batch, seq_len, _] = x.dims();
-        let split =
-            |t: Tensor<B, 3>, heads: usize| t.reshape([batch, seq_len, heads, self.head_dim]).swap_dims(1, 2);
-        let q = split(self.q_proj.forward(x.clone()), self.num_heads);
-        let k = split(self.k_proj.forward(x.clone()), self.num_kv_heads);
-        let v = split(self.v_proj.forward(x), self.num_kv_heads);
-        let q = apply_rope(q, inputs.cos.clone(), inputs.sin.clone());
-        let k = apply_rope(k, inputs.cos.clone(), inputs.sin.clone());
-        let (k, v) = match cache {
-            Some(cache) => cache.append(k, v),
-            None => (k, v),
+        // The fused operations read the projections as they come, `[batch, seq, heads, d]`;
+        // the decomposed ops want heads first, `[batch, heads, seq, d]`.
+        let split = matches!(inputs, LayerInputs::Decomposed { .. });
+        let heads = |t: Tensor<B, 3>, n: usize| {
+            let t = t.reshape([batch, seq_len, n, self.head_dim]);
+            if split { t.swap_dims(1, 2) } else { t }
         };
+        let q = heads(self.q_proj.forward(x.clone()), self.num_heads);
+        let k = heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let context = match inputs {
+            LayerInputs::Fused { mask, angles } => {
+                let q = fused::rope(q, angles).unwrap_or_else(|_| unreachable!("{UNFUSED}"));
+                let k = fused::rope(k, angles).unwrap_or_else(|_| unreachable!("{UNFUSED}"));
+                let (k, v) = match cache {
+                    Some(cache) => cache.append(k, v, 1),
+                    None => (k, v),
+                };
+                fused::attention(q, k, v, mask, scale as f32).unwrap_or_else(|_| unreachable!("{UNFUSED}"))
+            }
+            LayerInputs::Decomposed { cos, sin, bias } => {
+                let q = apply_rope(q, cos.clone(), sin.clone());
+                let k = apply_rope(k, cos.clone(), sin.clone());
+                let (k, v) = match cache {
+                    Some(cache) => cache.append(k, v, 2),
+                    None => (k, v),
+                };
+                self.decomposed_attention(q, k, v, bias.clone(), scale)
+                    .swap_dims(1, 2)
+            }
+        }; // [batch, seq_len, heads, head_dim]
+        let context = context.reshape([batch, seq_len, self.num_heads * self.head_dim]);
+        self.o_proj.forward(context)
+    }
+
+    /// Attention as Burn's primitive ops (backends without [`fused::attention`]): the same
+    /// result, with the `seq x total` scores and probabilities kept for backward.
+    fn decomposed_attention(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        bias: Tensor<B, 4>,
+        scale: f64,
+    ) -> Tensor<B, 4> {
+        let [batch, _, seq_len, d] = q.dims();
         // Grouped-query attention without materialising repeated keys and values: the n_rep
         // query heads sharing kv head g are stacked as [n_rep·seq_len] rows of one product
         // (HF's `repeat_kv` maps query head h to kv head h / n_rep, i.e. heads are grouped
         // consecutively, which is the row-major order of [kv_heads, n_rep]).
         let n_rep = self.num_heads / self.num_kv_heads;
         let total = k.dims()[2];
-        let d = self.head_dim;
         let q = q.reshape([batch, self.num_kv_heads, n_rep * seq_len, d]);
-        let scale = 1.0 / (d as f64).sqrt();
         let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale); // [b, kv, n_rep·s, t]
-        let scores = scores.reshape([batch, self.num_heads, seq_len, total]) + inputs.bias.clone();
+        let scores = scores.reshape([batch, self.num_heads, seq_len, total]) + bias;
         let probs = softmax(scores, 3).reshape([batch, self.num_kv_heads, n_rep * seq_len, total]);
-        let context = probs.matmul(v).reshape([batch, self.num_heads, seq_len, d]);
-        let context = context.swap_dims(1, 2); // [batch, seq_len, heads, head_dim]
-        let context = context.reshape([batch, seq_len, self.num_heads * self.head_dim]);
-        self.o_proj.forward(context)
+        probs.matmul(v).reshape([batch, self.num_heads, seq_len, d])
     }
 }
 
@@ -226,6 +283,10 @@ impl TokenBatch {
         }
     }
 }
+
+/// Why a fused operation cannot decline: [`LayerInputs::Fused`] is built only for a backend
+/// that has them.
+const UNFUSED: &str = "fused inputs are built only for a backend with the fused operations";
 
 /// Large negative added to masked attention scores. Finite on purpose: a fully masked row (a
 /// left-padding query) then softmaxes to a harmless uniform row instead of NaN, and NaN would
@@ -343,23 +404,33 @@ impl<B: Backend> Llama<B> {
             )));
         }
         // A real token at position p attends to real keys up to and including itself.
-        let mut bias = vec![MASKED; b * s * total];
-        for row in 0..b {
-            for i in 0..s {
-                let query_abs = past_len + i;
-                let out = &mut bias[(row * s + i) * total..(row * s + i + 1) * total];
-                for (j, slot) in out.iter_mut().enumerate().take(query_abs + 1) {
-                    if key_mask[row][j] != 0 {
-                        *slot = 0.0;
+        let inputs = if fused::attention_is_fused::<B>() {
+            LayerInputs::Fused {
+                mask: AttentionMask {
+                    key_valid: key_mask.concat(),
+                    past_len,
+                },
+                angles: Arc::new(rope_angles(&self.inv_freq, &positions)),
+            }
+        } else {
+            let mut bias = vec![MASKED; b * s * total];
+            for row in 0..b {
+                for i in 0..s {
+                    let query_abs = past_len + i;
+                    let out = &mut bias[(row * s + i) * total..(row * s + i + 1) * total];
+                    for (j, slot) in out.iter_mut().enumerate().take(query_abs + 1) {
+                        if key_mask[row][j] != 0 {
+                            *slot = 0.0;
+                        }
                     }
                 }
             }
-        }
-        let (cos, sin) = rope_tables::<B>(&self.inv_freq, &positions, b, s, &device);
-        let inputs = LayerInputs {
-            cos,
-            sin,
-            bias: Tensor::from_data(TensorData::new(bias, [b, 1, s, total]), &device),
+            let (cos, sin) = rope_tables::<B>(&self.inv_freq, &positions, b, s, &device);
+            LayerInputs::Decomposed {
+                cos,
+                sin,
+                bias: Tensor::from_data(TensorData::new(bias, [b, 1, s, total]), &device),
+            }
         };
 
         let ids: Vec<i64> = batch.input_ids.iter().map(|&t| i64::from(t)).collect();
@@ -399,6 +470,35 @@ impl<B: Backend> Llama<B> {
         let logits = self.project_vocab(x.reshape([1, rows, hidden]));
         let vocab = logits.dims()[2];
         logits.reshape([rows, vocab])
+    }
+
+    /// Each row's next-token loss `logsumexp(z) − z[target]` for hidden rows `[rows, hidden]`
+    /// and `targets` `[rows]`, through [`fused::lm_loss`] where the head is a plain weight
+    /// (no bias, no adapter): the `[rows, vocab]` logits are never kept for backward.
+    pub fn token_losses(&self, x: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+        let head = match &self.lm_head {
+            None => Some((
+                fused::HeadLayout::VocabByHidden,
+                self.model.embed_tokens.weight.val(),
+            )),
+            Some(head) if head.bias.is_none() && head.lora.is_none() => {
+                Some((fused::HeadLayout::HiddenByVocab, head.weight.val()))
+            }
+            Some(_) => None,
+        };
+        let (x, targets) = match head {
+            Some((layout, weight)) => match fused::lm_loss(layout, x, weight, targets) {
+                Ok(losses) => return losses,
+                Err((x, _, targets)) => (x, targets),
+            },
+            None => (x, targets),
+        };
+        // Decomposed: the row maximum is held constant (its gradient cancels exactly).
+        let rows = targets.dims()[0];
+        let logits = self.project_rows(x); // [rows, vocab]
+        let max = logits.clone().max_dim(1).detach(); // [rows, 1]
+        let lse = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
+        (lse - logits.gather(1, targets.reshape([rows, 1]))).reshape([rows])
     }
 
     /// The LM head: `lm_head`, or the transposed embedding when tied.

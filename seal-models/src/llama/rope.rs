@@ -84,6 +84,21 @@ pub fn rope_tables<B: Backend>(
     )
 }
 
+/// The angles of the fused RoPE (`crate::fused::rope`): per position, `cos` and `sin` of each
+/// frequency, computed as [`rope_tables`] computes them.
+pub fn rope_angles(inv_freq: &[f32], positions: &[usize]) -> crate::fused::RopeAngles {
+    let mut cos = Vec::with_capacity(positions.len() * inv_freq.len());
+    let mut sin = Vec::with_capacity(positions.len() * inv_freq.len());
+    for &p in positions {
+        for &f in inv_freq {
+            let angle = p as f32 * f;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
+        }
+    }
+    crate::fused::RopeAngles { cos, sin }
+}
+
 /// Applies RoPE to `x` (`[batch, heads, seq_len, head_dim]`): `x·cos + rotate_half(x)·sin`.
 pub fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
     let head_dim = x.dims()[3];

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod fused;
 mod gguf;
 mod gpu;
 mod lora;

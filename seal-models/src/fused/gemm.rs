@@ -1,0 +1,128 @@
+//! Small single-threaded GEMMs on host slices for the fused CPU kernels, through the `gemm`
+//! crate (AVX-512 kernels picked at run time with its `x86-v4` feature; no BLAS library, so
+//! `OPENBLAS_CORETYPE` does not apply). The kernels parallelise over independent blocks with
+//! rayon, so each product here runs on the calling thread.
+
+/// A row-major or transposed view of a matrix in a slice: element `(r, c)` lies at
+/// `r * row_stride + c * col_stride`.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub data: &'a [f32],
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// A row-major `[rows, cols]` matrix with rows `cols` apart.
+    pub fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of this view.
+    pub fn t(self) -> Self {
+        Self {
+            data: self.data,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    /// The view from row `row` on.
+    pub fn from_row(self, row: usize) -> Self {
+        Self {
+            data: &self.data[row * self.row_stride..],
+            ..self
+        }
+    }
+}
+
+/// `dst[m, n] (row-major, rows dst_cols apart) = accumulate·dst + alpha·lhs[m, k]·rhs[k, n]`.
+///
+/// # Panics
+/// If a view is too short for the shape (checked before any unsafe access).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_cols: usize,
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    alpha: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |v: &View<'_>, rows: usize, cols: usize| (rows - 1) * v.row_stride + (cols - 1) * v.col_stride;
+    assert!(
+        dst_cols >= n && (m - 1) * dst_cols + n <= dst.len(),
+        "gemm: destination too short"
+    );
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_cols..r * dst_cols + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    assert!(last(&lhs, m, k) < lhs.data.len(), "gemm: lhs too short");
+    assert!(last(&rhs, k, n) < rhs.data.len(), "gemm: rhs too short");
+    // SAFETY: every index the product touches is within the slices (asserted above); dst does
+    // not alias lhs or rhs (a `&mut` beside two `&`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_cols as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_a_naive_product_in_every_layout() {
+        let (m, n, k) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32).sin()).collect();
+        let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect(); // [k, m]
+        let mut expect = vec![0.0f32; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                expect[r * n + c] = (0..k).map(|x| a[r * k + x] * b[x * n + c]).sum::<f32>() * 2.0 + 1.0;
+            }
+        }
+        for lhs in [View::rows(&a, k), View::rows(&at, m).t()] {
+            let mut dst = vec![1.0f32; m * n];
+            matmul(m, n, k, &mut dst, n, true, lhs, View::rows(&b, n), 2.0);
+            for (x, y) in dst.iter().zip(&expect) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Fused operations with their own analytic backward (Burn custom autodiff ops).
+//!
+//! Under autodiff Burn 0.21 records attention, softmax and log-softmax as chains of primitive
+//! ops on every backend, keeping `seq x seq` scores per head and several `rows x vocab`
+//! copies alive until the backward pass. The operations here replace those chains:
+//!
+//! - [`attention`]: causal grouped-query attention, tiled over query rows, on host kernels for
+//!   the CPU backend (`attention.rs`); other backends keep the decomposed ops.
+//! - [`lm_loss`]: the LM head fused with the token cross-entropy, in chunks of rows, on any
+//!   backend (`lm_loss.rs`).
+//! - [`rms_norm`], [`swiglu`] and [`rope`]: RMSNorm, SwiGLU's gate and rotary embeddings, on
+//!   host kernels for the CPU backend (`rms_norm.rs`, `swiglu.rs`, `rope.rs`).
+//!
+//! Each module's doc says what it saves for backward.
+//!
+//! The model is generic over Burn's `Backend`, and a custom backward exists only for the
+//! concrete `Autodiff<Inner>` types. Burn's own extension pattern (a backend trait of our own
+//! that every backend implements) would change the bound of every module and of everything
+//! `#[derive(Module)]` generates for them, so the dispatch is by type instead: [`cast`] moves
+//! a value to the concrete type when (and only when) it is that type.
+
+pub(crate) mod attention;
+mod gemm;
+pub(crate) mod lm_loss;
+pub(crate) mod rms_norm;
+pub(crate) mod rope;
+pub(crate) mod swiglu;
+
+use std::any::Any;
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
+
+pub use attention::AttentionMask;
+pub use lm_loss::HeadLayout;
+pub use rope::RopeAngles;
+
+use crate::backend::Cpu;
+
+/// `x` as a `U` if `T` is `U`, else `x` back.
+fn cast<T: 'static, U: 'static>(x: T) -> Result<U, T> {
+    let mut slot = Some(x);
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
+        Some(u) => Ok(u.take().expect("the slot was just filled")),
+        None => Err(slot.expect("the slot is untouched when the cast fails")),
+    }
+}
+
+/// [`cast`] where the types are known to be equal (the way back from a concrete type).
+fn same<T: 'static, U: 'static>(x: T) -> U {
+    cast(x).unwrap_or_else(|_| unreachable!("cast back to the type just cast from"))
+}
+
+/// A CPU float primitive's elements, row-major (a copy only when it is shared or strided).
+fn to_host<const D: usize>(t: FloatTensor<Cpu>) -> Vec<f32> {
+    Tensor::<Cpu, D>::from_primitive(TensorPrimitive::Float(t))
+        .into_data()
+        .into_vec::<f32>()
+        .expect("the CPU backend's float tensors are f32")
+}
+
+/// Row-major elements as a CPU float primitive.
+fn from_host<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> FloatTensor<Cpu> {
+    Tensor::<Cpu, D>::from_data(TensorData::new(data, shape), &crate::backend::cpu_device())
+        .into_primitive()
+        .tensor()
+}
+
+/// Whether [`attention`] runs fused on backend `B` (else the caller keeps its decomposed ops).
+pub fn attention_is_fused<B: Backend>() -> bool {
+    use std::any::TypeId;
+    let id = TypeId::of::<B>();
+    id == TypeId::of::<Cpu>() || id == TypeId::of::<Autodiff<Cpu>>()
+}
+
+/// Causal grouped-query attention (see `attention.rs`), sequence-major: `q`
+/// `[batch, seq, heads, head_dim]`, `k` and `v` `[batch, total, kv_heads, head_dim]` ->
+/// `[batch, seq, heads, head_dim]`.
+/// `Err` gives the inputs back on a backend without the fused op
+/// ([`attention_is_fused`] is false).
+#[allow(clippy::type_complexity)]
+pub fn attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: &AttentionMask,
+    scale: f32,
+) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>)> {
+    let qkv = match cast::<_, (Tensor<Autodiff<Cpu>, 4>, _, _)>((q, k, v)) {
+        Ok((q, k, v)) => return Ok(same(attention::cpu_train(q, k, v, mask, scale))),
+        Err(qkv) => qkv,
+    };
+    match cast::<_, (Tensor<Cpu, 4>, _, _)>(qkv) {
+        Ok((q, k, v)) => Ok(same(attention::cpu(q, k, v, mask, scale))),
+        Err(qkv) => Err(qkv),
+    }
+}
+
+/// Per-row token losses `logsumexp(H·W) − (H·W)[y]` of hidden rows `[rows, hidden]` (see
+/// `lm_loss.rs`), fused under autodiff on the CPU and CUDA training backends and chunked
+/// (no graph) on any other; `Err` gives the inputs back on an autodiff backend without it.
+#[allow(clippy::type_complexity)]
+pub fn lm_loss<B: Backend>(
+    layout: HeadLayout,
+    hidden: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> Result<Tensor<B, 1>, (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 1, Int>)> {
+    let args = match cast::<_, (Tensor<Autodiff<Cpu>, 2>, _, _)>((hidden, weight, targets)) {
+        Ok((h, w, y)) => return Ok(same(lm_loss::train(layout, h, w, y))),
+        Err(args) => args,
+    };
+    #[cfg(feature = "cuda")]
+    let args = match cast::<_, (Tensor<crate::backend::CudaTrain, 2>, _, _)>(args) {
+        Ok((h, w, y)) => return Ok(same(lm_loss::train(layout, h, w, y))),
+        Err(args) => args,
+    };
+    let (hidden, weight, targets) = args;
+    if hidden.is_require_grad() || weight.is_require_grad() {
+        // An autodiff backend this module has no backward for: keep the decomposed ops.
+        return Err((hidden, weight, targets));
+    }
+    Ok(lm_loss::forward(layout, hidden, weight, targets).0)
+}
+
+/// RMSNorm of `[batch, seq, hidden]` rows with gain `[hidden]` (see `rms_norm.rs`); `Err` gives
+/// the inputs back on a backend without it.
+pub fn rms_norm<B: Backend>(
+    x: Tensor<B, 3>,
+    weight: Tensor<B, 1>,
+    eps: f32,
+) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 1>)> {
+    let args = match cast::<_, (Tensor<Autodiff<Cpu>, 3>, _)>((x, weight)) {
+        Ok((x, w)) => return Ok(same(rms_norm::cpu_train(x, w, eps))),
+        Err(args) => args,
+    };
+    match cast::<_, (Tensor<Cpu, 3>, _)>(args) {
+        Ok((x, w)) => Ok(same(rms_norm::cpu(x, w, eps))),
+        Err(args) => Err(args),
+    }
+}
+
+/// SwiGLU's gate `silu(a) ∘ b` of two `[batch, seq, intermediate]` projections (see
+/// `swiglu.rs`); `Err` gives the inputs back on a backend without it.
+pub fn swiglu<B: Backend>(
+    a: Tensor<B, 3>,
+    b: Tensor<B, 3>,
+) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
+    let args = match cast::<_, (Tensor<Autodiff<Cpu>, 3>, _)>((a, b)) {
+        Ok((a, b)) => return Ok(same(swiglu::cpu_train(a, b))),
+        Err(args) => args,
+    };
+    match cast::<_, (Tensor<Cpu, 3>, _)>(args) {
+        Ok((a, b)) => Ok(same(swiglu::cpu(a, b))),
+        Err(args) => Err(args),
+    }
+}
+
+/// Rotary embeddings of sequence-major heads `[batch, seq, heads, head_dim]` by `angles` (see
+/// `rope.rs`); `Err` gives the input back on a backend without it.
+pub fn rope<B: Backend>(
+    x: Tensor<B, 4>,
+    angles: &std::sync::Arc<RopeAngles>,
+) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+    let x = match cast::<_, Tensor<Autodiff<Cpu>, 4>>(x) {
+        Ok(x) => return Ok(same(rope::cpu_train(x, angles))),
+        Err(x) => x,
+    };
+    match cast::<_, Tensor<Cpu, 4>>(x) {
+        Ok(x) => Ok(same(rope::cpu(x, angles))),
+        Err(x) => Err(x),
+    }
+}
