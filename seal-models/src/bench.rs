@@ -15,7 +15,7 @@ use crate::llama::config::LlamaConfig;
 use crate::llama::model::{Llama, TokenBatch, init_random};
 use crate::objective::{LlamaObjective, ObjectiveSettings, TokenizedExample};
 use crate::train::{AdamSettings, TrainBatch, sft_step};
-use seal_core::{Algorithm, Bilevel, BilevelConfig, ExampleId, Observer, StepReport};
+use seal_core::{Algorithm, Bilevel, BilevelConfig, ExampleId, Observer, PenaltySchedule, StepReport};
 
 /// What a benchmark reports.
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +150,9 @@ impl SelectMode {
     }
 }
 
+/// The upper-level weight λ of the PyTorch reference step (`torch_step.py`: `lam = 0.97`).
+const BENCH_LAMBDA: f64 = 0.97;
+
 fn random_examples(vocab: usize, count: usize, seq_len: usize, rng: &mut StdRng) -> Vec<TokenizedExample> {
     (0..count)
         .map(|_| TokenizedExample {
@@ -196,6 +199,12 @@ pub fn bench_select<B: AutodiffBackend>(
         batch_size: batch,
         micro_batch_size: batch,
         epochs: 1,
+        // λ = 0.97 as `torch_step.py` uses, so both terms are trained and the work matches
+        // (the `reference` schedule's epoch 0 has λ = 1, where seal skips the fine-tuning
+        // backward).
+        penalty: PenaltySchedule::Constant {
+            gamma: (1.0 - BENCH_LAMBDA) / BENCH_LAMBDA,
+        },
         ..BilevelConfig::default()
     };
     let ids = (0..n_ft).map(|i| ExampleId::from(format!("bench-{i}"))).collect();

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use burn::module::{ModuleVisitor, Param};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
@@ -15,7 +15,7 @@ use seal_core::{BilevelModel, MicroBatch, MicroLosses};
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, TrainBatch, fork};
+use crate::train::{AdamSettings, LengthGroup, fork, length_groups};
 
 /// One tokenized example: its ids and which of them are training targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +114,8 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         Ok(())
     }
 
-    /// Padded rows of `indices` in `set` (`name` for errors).
-    fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<TrainBatch> {
+    /// The rows of `indices` in `set` (`name` for errors), grouped by length.
+    fn rows(&self, set: &[TokenizedExample], indices: &[usize], name: &str) -> Result<Vec<LengthGroup>> {
         let rows = indices
             .iter()
             .map(|&i| {
@@ -124,19 +124,43 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(TrainBatch::right_padded(&rows, self.settings.pad_id))
+        Ok(length_groups(&rows, self.settings.pad_id))
     }
 
-    /// One forward and backward of `rows` with per-row loss coefficients; accumulates the
-    /// gradients and returns the detached per-example losses.
-    fn pass(&mut self, rows: &TrainBatch, coef: Vec<f32>) -> Result<Vec<f32>> {
+    /// One forward and backward per length group of the rows, with per-row loss coefficients;
+    /// accumulates the gradients and returns the detached per-example losses in row order.
+    fn pass(&mut self, groups: &[LengthGroup], coef: &[f32]) -> Result<Vec<f32>> {
         let model = self.model.as_ref().expect("the model is only taken inside apply");
-        let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
-        let n = coef.len();
-        let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n]), &losses.device());
-        let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
-        self.grads.accumulate(model, grads);
-        Ok(to_host(losses.inner()))
+        let mut out = vec![0.0f32; coef.len()];
+        for group in groups {
+            let rows = &group.batch;
+            let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
+            let c: Vec<f32> = group.positions.iter().map(|&p| coef[p]).collect();
+            let c = Tensor::<B, 1>::from_data(TensorData::new(c, [group.positions.len()]), &losses.device());
+            let grads = GradientsParams::from_grads((losses.clone() * c).sum().backward(), model);
+            self.grads.accumulate(model, grads);
+            for (&p, loss) in group.positions.iter().zip(to_host(losses.inner())) {
+                out[p] = loss;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The per-example losses of the rows without a graph, in row order.
+    fn losses(&self, groups: &[LengthGroup], n: usize) -> Result<Vec<f32>> {
+        let model = self
+            .model
+            .as_ref()
+            .expect("the model is only taken inside apply")
+            .valid();
+        let mut out = vec![0.0f32; n];
+        for group in groups {
+            let losses = response_losses(&model, &group.batch.tokens, &group.batch.loss_mask)?;
+            for (&p, loss) in group.positions.iter().zip(to_host(losses)) {
+                out[p] = loss;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -171,18 +195,25 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
             let safe = Arc::clone(&self.safe);
             let rows = self.rows(&safe, batch.safe, "D_safe")?;
             let coef = vec![(batch.safe_coef / batch.safe.len() as f64) as f32; batch.safe.len()];
-            out.safe = self.pass(&rows, coef)?;
+            out.safe = self.pass(&rows, &coef)?;
         }
         if !batch.ft.is_empty() {
             let ft = Arc::clone(&self.ft);
             let rows = self.rows(&ft, batch.ft, "D_ft")?;
             let n = batch.ft.len() as f64;
-            let coef = batch
-                .ft_weights
-                .iter()
-                .map(|&w| (batch.ft_coef * f64::from(w) / n) as f32)
-                .collect();
-            out.ft = self.pass(&rows, coef)?;
+            out.ft = if batch.ft_coef == 0.0 {
+                // The term contributes nothing to θ's gradient (λ = 1, e.g. epoch 0 of the
+                // `reference` schedule): its losses, for the selector, come from a forward
+                // without a graph, the same numbers without the backward.
+                self.losses(&rows, batch.ft.len())?
+            } else {
+                let coef: Vec<f32> = batch
+                    .ft_weights
+                    .iter()
+                    .map(|&w| (batch.ft_coef * f64::from(w) / n) as f32)
+                    .collect();
+                self.pass(&rows, &coef)?
+            };
         }
         Ok(out)
     }

@@ -21,7 +21,7 @@ use crate::io::write_json_atomic;
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
 use crate::objective::{TokenizedExample, clip_global_norm};
-use crate::train::{AdamSettings, TrainBatch};
+use crate::train::{AdamSettings, length_groups};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,24 +354,27 @@ impl<B: AutodiffBackend> Sft<B> {
         for micro in batch.chunks(self.config.micro_batch_size) {
             let rows: Vec<&TokenizedExample> = micro.iter().map(|&i| &self.data[i]).collect();
             tokens += rows.iter().map(|r| r.input_ids.len() as u64).sum::<u64>();
-            let rows = TrainBatch::right_padded(&rows, self.config.pad_id);
-            let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
-            // Each example counts 1/|batch|, so accumulated micro-batches give the batch mean.
-            let coef = vec![1.0 / batch.len() as f32; micro.len()];
-            let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [micro.len()]), &losses.device());
-            let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
-            accumulator.accumulate(model, grads);
-            let values = losses
-                .inner()
-                .into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .expect("f32 data");
-            for v in values {
-                if !v.is_finite() {
-                    return Err(ModelError::NonFiniteLoss { loss: v, epoch, step });
+            for group in length_groups(&rows, self.config.pad_id) {
+                let rows = group.batch;
+                let n = group.positions.len();
+                let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
+                // Each example counts 1/|batch|, so accumulated micro-batches give the batch mean.
+                let coef = vec![1.0 / batch.len() as f32; n];
+                let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n]), &losses.device());
+                let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
+                accumulator.accumulate(model, grads);
+                let values = losses
+                    .inner()
+                    .into_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .expect("f32 data");
+                for v in values {
+                    if !v.is_finite() {
+                        return Err(ModelError::NonFiniteLoss { loss: v, epoch, step });
+                    }
+                    loss_sum += f64::from(v);
                 }
-                loss_sum += f64::from(v);
             }
         }
         let mut grads = accumulator.grads();
@@ -397,15 +400,18 @@ pub fn example_losses<B: AutodiffBackend>(
     let mut out = Vec::with_capacity(data.len());
     for chunk in data.chunks(micro_batch_size.max(1)) {
         let rows: Vec<&TokenizedExample> = chunk.iter().collect();
-        let rows = TrainBatch::right_padded(&rows, pad_id);
-        let losses = response_losses(&model, &rows.tokens, &rows.loss_mask)?;
-        out.extend(
-            losses
+        let mut losses = vec![0.0f32; rows.len()];
+        for group in length_groups(&rows, pad_id) {
+            let values = response_losses(&model, &group.batch.tokens, &group.batch.loss_mask)?
                 .into_data()
                 .convert::<f32>()
                 .to_vec::<f32>()
-                .expect("f32 data"),
-        );
+                .expect("f32 data");
+            for (&p, v) in group.positions.iter().zip(values) {
+                losses[p] = v;
+            }
+        }
+        out.extend(losses);
     }
     Ok(out)
 }

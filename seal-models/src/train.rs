@@ -72,6 +72,60 @@ impl TrainBatch {
     }
 }
 
+/// A pass's fixed cost in padded-token equivalents (graph building, per-layer launch and
+/// host overheads): a micro-batch is split only where the padding saved exceeds it.
+const PASS_OVERHEAD_TOKENS: usize = 128;
+
+/// Rows of one micro-batch, right-padded in groups of similar length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LengthGroup {
+    /// Positions of the group's rows in the micro-batch, in the group's row order.
+    pub positions: Vec<usize>,
+    /// The rows, right-padded to the group's longest.
+    pub batch: TrainBatch,
+}
+
+/// Splits a micro-batch into padded batches of similar length, so real, variable-length data
+/// does not pay for padding: one long row no longer pads every short one to its length.
+///
+/// Order rule: positions sorted by length, longest first, ties by position; the sorted rows
+/// are cut into consecutive groups minimising `Σ (rows·longest + PASS_OVERHEAD_TOKENS)`
+/// (exact, by dynamic programming; ties go to the longer last group). The split depends only on the
+/// rows' lengths, so a run and its resume group alike; per-example losses do not depend on it
+/// beyond float rounding, and gradients summed over groups equal the one-batch gradient up to
+/// summation order. Rows of equal length stay one group.
+pub fn length_groups(rows: &[&TokenizedExample], pad_id: u32) -> Vec<LengthGroup> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(rows[i].input_ids.len()), i));
+    let len = |k: usize| rows[order[k]].input_ids.len();
+    let n = order.len();
+    // best[b] = (cost, start of the last group) of the best split of the first b sorted rows.
+    let mut best = vec![(0usize, 0usize); n + 1];
+    for b in 1..=n {
+        best[b] = (0..b)
+            .map(|a| (best[a].0 + (b - a) * len(a) + PASS_OVERHEAD_TOKENS, a))
+            .min_by_key(|&(cost, a)| (cost, a))
+            .expect("b > 0 leaves at least one start");
+    }
+    let mut cuts = Vec::new();
+    let mut b = n;
+    while b > 0 {
+        cuts.push(best[b].1..b);
+        b = best[b].1;
+    }
+    cuts.reverse();
+    cuts.into_iter()
+        .map(|range| {
+            let positions: Vec<usize> = order[range].to_vec();
+            let group: Vec<&TokenizedExample> = positions.iter().map(|&p| rows[p]).collect();
+            LengthGroup {
+                batch: TrainBatch::right_padded(&group, pad_id),
+                positions,
+            }
+        })
+        .collect()
+}
+
 /// Mean per-example loss, backward, one optimizer step; returns the updated model and the loss.
 ///
 /// # Errors

@@ -156,3 +156,53 @@ fn clip_global_norm_scales_all_gradients_to_the_norm() {
     let after = seal_models::clip_global_norm(&model, &mut grads, f64::INFINITY);
     assert!((after - 0.01).abs() < 1e-6, "norm after clipping is {after}");
 }
+
+#[test]
+fn a_zero_fine_tuning_coefficient_skips_its_backward_and_keeps_its_losses() {
+    // λ = 1: the fine-tuning term's forward runs without a graph. Its losses must be those
+    // of a tracked pass, and θ's step exactly the safe term's alone.
+    let (safe, ft, weights) = ([0usize, 1, 2], [3usize, 4, 5], [1.0f32, 0.5, 2.0]);
+    let mut skipped = objective(1.0);
+    let losses = skipped
+        .accumulate(&MicroBatch {
+            safe: &safe,
+            ft: &ft,
+            ft_weights: &weights,
+            safe_coef: 1.0,
+            ft_coef: 0.0,
+        })
+        .unwrap();
+    skipped.apply().unwrap();
+
+    let mut tracked = objective(1.0);
+    let tracked_losses = tracked
+        .accumulate(&MicroBatch {
+            safe: &[],
+            ft: &ft,
+            ft_weights: &weights,
+            safe_coef: 0.0,
+            ft_coef: 1.0,
+        })
+        .unwrap();
+    assert_eq!(
+        losses.ft, tracked_losses.ft,
+        "the same forward, with or without a graph"
+    );
+
+    let mut safe_only = objective(1.0);
+    safe_only
+        .accumulate(&MicroBatch {
+            safe: &safe,
+            ft: &[],
+            ft_weights: &[],
+            safe_coef: 1.0,
+            ft_coef: 0.0,
+        })
+        .unwrap();
+    safe_only.apply().unwrap();
+    assert_eq!(
+        logits_of(&skipped),
+        logits_of(&safe_only),
+        "θ took the safe term's step alone"
+    );
+}

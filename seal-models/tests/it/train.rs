@@ -83,3 +83,77 @@ impl burn::module::ModuleVisitor<CpuTrain> for IdCollector<'_> {
         self.0.push(param.id);
     }
 }
+
+fn rows_of_lengths(lengths: &[usize]) -> Vec<seal_models::TokenizedExample> {
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(r, &n)| seal_models::TokenizedExample {
+            input_ids: (0..n).map(|t| ((t * 7 + r * 13) % 90 + 5) as u32).collect(),
+            loss_mask: (0..n).map(|t| u8::from(t >= n / 3)).collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn length_groups_split_long_rows_from_short_ones_and_keep_every_row_once() {
+    let rows = rows_of_lengths(&[10, 200, 12, 190, 11]);
+    let refs: Vec<_> = rows.iter().collect();
+    let groups = seal_models::length_groups(&refs, 0);
+    let positions: Vec<Vec<usize>> = groups.iter().map(|g| g.positions.clone()).collect();
+    // One batch pads to 5 x 200 = 1000 tokens; two groups cost 2 x 200 + 3 x 12 plus a pass.
+    assert_eq!(positions, vec![vec![1, 3], vec![2, 4, 0]]);
+    assert_eq!(groups[1].batch.tokens.seq_len, 12);
+    let same = rows_of_lengths(&[40, 40, 40]);
+    let refs: Vec<_> = same.iter().collect();
+    assert_eq!(
+        seal_models::length_groups(&refs, 0).len(),
+        1,
+        "equal lengths stay one batch"
+    );
+}
+
+#[test]
+fn grouped_losses_and_gradients_equal_one_padded_batch() {
+    use burn::tensor::{Tensor, TensorData};
+    let device = cpu_device();
+    let model = load_llama::<CpuTrain>(&fixture("tiny-llama"), &device)
+        .unwrap()
+        .model;
+    let rows = rows_of_lengths(&[6, 60, 7, 58, 5]);
+    let refs: Vec<_> = rows.iter().collect();
+    let coef = [0.5f32, 1.0, 1.5, 2.0, 2.5];
+    let weighted = |batch: &TrainBatch, c: Vec<f32>| {
+        let losses = seal_models::response_losses(&model, &batch.tokens, &batch.loss_mask).unwrap();
+        let n = c.len();
+        let grads = (losses.clone() * Tensor::<CpuTrain, 1>::from_data(TensorData::new(c, [n]), &device))
+            .sum()
+            .backward();
+        let g = model.model.embed_tokens.weight.grad(&grads).unwrap();
+        (
+            losses.inner().into_data().to_vec::<f32>().unwrap(),
+            g.into_data().to_vec::<f32>().unwrap(),
+        )
+    };
+    let (whole_losses, whole_grad) = weighted(&TrainBatch::right_padded(&refs, 0), coef.to_vec());
+    let groups = seal_models::length_groups(&refs, 0);
+    assert!(groups.len() > 1, "the rows are meant to split");
+    let mut losses = vec![0.0f32; rows.len()];
+    let mut grad = vec![0.0f32; whole_grad.len()];
+    for group in &groups {
+        let (l, g) = weighted(&group.batch, group.positions.iter().map(|&p| coef[p]).collect());
+        for (&p, v) in group.positions.iter().zip(l) {
+            losses[p] = v;
+        }
+        grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+    }
+    assert!(
+        max_abs_diff(&losses, &whole_losses) < 1e-5,
+        "{losses:?} vs {whole_losses:?}"
+    );
+    let scale = whole_grad.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        max_abs_diff(&grad, &whole_grad) <= 1e-5 * scale,
+        "gradients differ beyond rounding"
+    );
+}
