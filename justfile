@@ -67,6 +67,14 @@ bench:
     .venv-bench/bin/python ../shared/bench/torch_reference.py 5
     .venv-bench/bin/python bench/torch_generate.py --config ../shared/bench/bench-tiny.config.json
 
+# the selector loop (sft, alg2, alg1) against ../shared/bench/torch_step.py, both bench configs, one sitting (needs .venv-bench with torch)
+bench-select:
+    cargo build --release --locked -p seal-cli
+    for c in bench-tiny smollm2-135m; do \
+        target/release/seal --quiet bench select --config ../shared/bench/$c.config.json --steps 3 --json; \
+        .venv-bench/bin/python ../shared/bench/torch_step.py ../shared/bench/$c.config.json --steps 3; \
+    done
+
 # data pipeline throughput: streamed import and tokenization of a generated 1M-row JSONL (rows/s, peak RSS)
 bench-data:
     cargo run --release --locked -p seal-cli -- bench data --rows 1000000
