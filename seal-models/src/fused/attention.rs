@@ -164,7 +164,7 @@ pub(crate) fn forward_host(
                         p,
                         len,
                         false,
-                        dims.q_view(q, head).from_row(i0),
+                        dims.q_view(q, head).skip_rows(i0),
                         kg.t(),
                         scale,
                     );
@@ -261,7 +261,7 @@ pub(crate) fn backward_host(saved: &Saved, dout: &[f32]) -> (Vec<f32>, Vec<f32>,
                     let nr = i1 - i0;
                     let len = rm.limit(i1 - 1);
                     let (p, dp) = (&mut p[..nr * len], &mut dp[..nr * len]);
-                    matmul(nr, len, d, p, len, false, qh.from_row(i0), kg.t(), saved.scale);
+                    matmul(nr, len, d, p, len, false, qh.skip_rows(i0), kg.t(), saved.scale);
                     for (r, i) in (i0..i1).enumerate() {
                         let prow = &mut p[r * len..(r + 1) * len];
                         if lse[i] == f32::NEG_INFINITY {
@@ -293,10 +293,10 @@ pub(crate) fn backward_host(saved: &Saved, dout: &[f32]) -> (Vec<f32>, Vec<f32>,
                         kvh * d,
                         true,
                         View::rows(p, len).t(),
-                        doh.from_row(i0),
+                        doh.skip_rows(i0),
                         1.0,
                     );
-                    matmul(nr, len, d, dp, len, false, doh.from_row(i0), vg.t(), 1.0);
+                    matmul(nr, len, d, dp, len, false, doh.skip_rows(i0), vg.t(), 1.0);
                     for (r, i) in (i0..i1).enumerate() {
                         let at = (i * h + head) * d;
                         let delta: f32 = dout[at..at + d]
@@ -332,7 +332,7 @@ pub(crate) fn backward_host(saved: &Saved, dout: &[f32]) -> (Vec<f32>, Vec<f32>,
                         kvh * d,
                         true,
                         View::rows(dp, len).t(),
-                        qh.from_row(i0),
+                        qh.skip_rows(i0),
                         saved.scale,
                     );
                 }

@@ -31,8 +31,8 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The view from row `row` on.
-    pub fn from_row(self, row: usize) -> Self {
+    /// The view without its first `row` rows.
+    pub fn skip_rows(self, row: usize) -> Self {
         Self {
             data: &self.data[row * self.row_stride..],
             ..self

@@ -47,7 +47,8 @@ fn chunk_logits<B: Backend>(layout: HeadLayout, h: Tensor<B, 2>, w: Tensor<B, 2>
     }
 }
 
-/// The vocabulary axis of [`chunk_logits`]'s result.
+/// The vocabulary axis of [`chunk_logits`]'s result, and of the weight (`[hidden, vocab]` gives
+/// `[n, vocab]`, `[vocab, hidden]` gives `[vocab, n]`).
 fn vocab_axis(layout: HeadLayout) -> usize {
     match layout {
         HeadLayout::HiddenByVocab => 1,
@@ -78,12 +79,8 @@ pub(crate) fn forward<B: Backend>(
     targets: Tensor<B, 1, Int>,
 ) -> (Tensor<B, 1>, Tensor<B, 1>) {
     let [rows, _] = hidden.dims();
-    let vocab = match layout {
-        HeadLayout::HiddenByVocab => weight.dims()[1],
-        HeadLayout::VocabByHidden => weight.dims()[0],
-    };
     let axis = vocab_axis(layout);
-    let step = rows_per_chunk(vocab);
+    let step = rows_per_chunk(weight.dims()[axis]);
     let mut losses = Vec::new();
     let mut lses = Vec::new();
     for start in (0..rows).step_by(step) {
@@ -110,12 +107,8 @@ fn backward<B: Backend>(
     grad: Tensor<B, 1>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let [rows, _] = hidden.dims();
-    let vocab = match layout {
-        HeadLayout::HiddenByVocab => weight.dims()[1],
-        HeadLayout::VocabByHidden => weight.dims()[0],
-    };
     let axis = vocab_axis(layout);
-    let step = rows_per_chunk(vocab);
+    let step = rows_per_chunk(weight.dims()[axis]);
     let mut d_hidden = Vec::new();
     let mut d_weight = weight.zeros_like();
     for start in (0..rows).step_by(step) {
