@@ -15,7 +15,7 @@ use seal_core::{BilevelModel, MicroBatch, MicroLosses};
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, LengthGroup, fork, length_groups};
+use crate::train::{AdamSettings, LengthGroup, fork, grouped_losses, length_groups};
 
 /// One tokenized example: its ids and which of them are training targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,23 +145,6 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         }
         Ok(out)
     }
-
-    /// The per-example losses of the rows without a graph, in row order.
-    fn losses(&self, groups: &[LengthGroup], n: usize) -> Result<Vec<f32>> {
-        let model = self
-            .model
-            .as_ref()
-            .expect("the model is only taken inside apply")
-            .valid();
-        let mut out = vec![0.0f32; n];
-        for group in groups {
-            let losses = response_losses(&model, &group.batch.tokens, &group.batch.loss_mask)?;
-            for (&p, loss) in group.positions.iter().zip(to_host(losses)) {
-                out[p] = loss;
-            }
-        }
-        Ok(out)
-    }
 }
 
 fn to_host<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f32> {
@@ -205,7 +188,7 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
                 // The term contributes nothing to θ's gradient (λ = 1, e.g. epoch 0 of the
                 // `reference` schedule): its losses, for the selector, come from a forward
                 // without a graph, the same numbers without the backward.
-                self.losses(&rows, batch.ft.len())?
+                grouped_losses(&self.model().valid(), &rows, batch.ft.len())?
             } else {
                 let coef: Vec<f32> = batch
                     .ft_weights

@@ -21,7 +21,7 @@ use crate::io::write_json_atomic;
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
 use crate::objective::{TokenizedExample, clip_global_norm};
-use crate::train::{AdamSettings, length_groups};
+use crate::train::{AdamSettings, grouped_losses, length_groups};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,18 +400,7 @@ pub fn example_losses<B: AutodiffBackend>(
     let mut out = Vec::with_capacity(data.len());
     for chunk in data.chunks(micro_batch_size.max(1)) {
         let rows: Vec<&TokenizedExample> = chunk.iter().collect();
-        let mut losses = vec![0.0f32; rows.len()];
-        for group in length_groups(&rows, pad_id) {
-            let values = response_losses(&model, &group.batch.tokens, &group.batch.loss_mask)?
-                .into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .expect("f32 data");
-            for (&p, v) in group.positions.iter().zip(values) {
-                losses[p] = v;
-            }
-        }
-        out.extend(losses);
+        out.extend(grouped_losses(&model, &length_groups(&rows, pad_id), rows.len())?);
     }
     Ok(out)
 }

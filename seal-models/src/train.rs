@@ -126,6 +126,27 @@ pub fn length_groups(rows: &[&TokenizedExample], pad_id: u32) -> Vec<LengthGroup
         .collect()
 }
 
+/// The per-example losses of length groups (no backward taken), in micro-batch order: `n`
+/// rows, each group's losses put back at its positions.
+///
+/// # Errors
+/// Invalid rows.
+pub fn grouped_losses<B: Backend>(model: &Llama<B>, groups: &[LengthGroup], n: usize) -> Result<Vec<f32>> {
+    let mut out = vec![0.0f32; n];
+    for group in groups {
+        let losses = response_losses(model, &group.batch.tokens, &group.batch.loss_mask)?;
+        let values = losses
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .expect("f32 data");
+        for (&p, v) in group.positions.iter().zip(values) {
+            out[p] = v;
+        }
+    }
+    Ok(out)
+}
+
 /// Mean per-example loss, backward, one optimizer step; returns the updated model and the loss.
 ///
 /// # Errors

@@ -27,7 +27,6 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
@@ -389,10 +388,9 @@ pub(crate) fn cpu(
 ) -> Tensor<Cpu, 4> {
     let dims = dims_of(q.dims(), k.dims());
     let shape = q.dims();
-    let device = q.device();
     let (q, k, v) = (host(q), host(k), host(v));
     let (out, _) = forward_host(dims, mask, scale, &q, &k, &v);
-    Tensor::from_primitive(TensorPrimitive::Float(from_host_on(out, shape, &device)))
+    Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
 }
 
 /// Training on the CPU backend: the forward above, recorded with [`AttentionBackward`].
@@ -443,14 +441,4 @@ pub(crate) fn cpu_train(
 
 fn host(t: Tensor<Cpu, 4>) -> Vec<f32> {
     to_host::<4>(t.into_primitive().tensor())
-}
-
-fn from_host_on<const D: usize>(
-    data: Vec<f32>,
-    shape: [usize; D],
-    device: &burn::tensor::Device<Cpu>,
-) -> FloatTensor<Cpu> {
-    Tensor::<Cpu, D>::from_data(burn::tensor::TensorData::new(data, shape), device)
-        .into_primitive()
-        .tensor()
 }
