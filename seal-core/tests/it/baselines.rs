@@ -21,6 +21,7 @@ const SPEC: WorldSpec = WorldSpec {
     n_ft: 300,
     flip: 0.3,
     separation: 0.6,
+    novel: None,
 };
 
 /// The keep fraction: drops exactly as many examples as were flipped.

@@ -5,8 +5,8 @@ use std::error::Error as _;
 use std::sync::Arc;
 
 use seal_core::{
-    Algorithm, Bilevel, BilevelConfig, BilevelModel, BilevelState, CoreError, EpochReport, NoopObserver,
-    Observer, PenaltySchedule, Selector, SoftmaxScope, StepReport, WeightKind,
+    Algorithm, Bilevel, BilevelConfig, BilevelModel, BilevelState, CoreError, EpochReport, MicroBatch,
+    NoopObserver, Observer, PenaltySchedule, Selector, SoftmaxScope, StepReport, WeightKind,
 };
 
 use crate::toy::{Adam, Fault, Toy, World, WorldSpec};
@@ -21,6 +21,7 @@ const SMALL: WorldSpec = WorldSpec {
     n_ft: 30,
     flip: 0.3,
     separation: 1.0,
+    novel: None,
 };
 
 fn alg1(inner_steps: usize) -> Algorithm {
@@ -140,6 +141,80 @@ fn alg2_selector_step_reads_losses_from_before_the_model_step() {
         .unwrap();
     assert_eq!(bits(run.selector().logits()), bits(selector.logits()));
     assert_ne!(initial.params, run.model().params, "θ stepped too");
+}
+
+/// Replays recorded `accumulate` calls on `model`, one optimizer step after all of them.
+fn replay(model: &mut Toy, calls: &[crate::toy::Call]) {
+    for c in calls {
+        model
+            .accumulate(&MicroBatch {
+                safe: &c.safe,
+                ft: &c.ft,
+                ft_weights: &c.ft_weights,
+                safe_coef: c.safe_coef,
+                ft_coef: c.ft_coef,
+            })
+            .unwrap();
+    }
+    model.apply().unwrap();
+}
+
+#[test]
+fn alg1_selector_step_reads_the_gap_between_theta_and_its_auxiliary() {
+    // Two steps over all of D_ft. Step 1's coefficients ℓ(θ₀) − ℓ(θ̂₀) are exactly 0 (θ̂ starts
+    // as a copy of θ); step 2's are ℓ(θ₁) − ℓ(θ̂₁), the losses of θ and θ̂ after one step each,
+    // from before either steps again. A hand-made ω trajectory with those coefficients must
+    // match the loop's bit for bit, and one with Alg 2's coefficients ℓ(θ₁) alone must not.
+    let world = world();
+    let initial = Toy::aligned(Arc::clone(&world), Adam::default(), 20);
+    let cfg = BilevelConfig {
+        batch_size: 30,
+        micro_batch_size: 30,
+        epochs: 2,
+        ..config(alg1(1))
+    };
+    let mut run = Bilevel::new(cfg.clone(), world.ft_ids(), initial.clone()).unwrap();
+    run.run(&mut NoopObserver).unwrap();
+    let (theta_calls, aux_calls) = (&run.model().calls, &run.aux().unwrap().calls);
+    assert_eq!(
+        (theta_calls.len(), aux_calls.len()),
+        (2, 2),
+        "one pass of each per step"
+    );
+
+    let mut theta = initial.clone();
+    let mut theta_hat = initial.fork().unwrap();
+    replay(&mut theta, &theta_calls[..1]);
+    replay(&mut theta_hat, &aux_calls[..1]);
+    let (losses, losses_hat) = (theta.ft_losses(), theta_hat.ft_losses());
+
+    let hand_made = |coeff: &dyn Fn(usize) -> f32| {
+        let mut selector = Selector::new(world.ft_ids(), WeightKind::Softmax, SoftmaxScope::Global).unwrap();
+        let mut state = cfg.selector_optimizer.init_state(30);
+        for (step, call) in theta_calls.iter().enumerate() {
+            let coeffs: Vec<f32> = call
+                .ft
+                .iter()
+                .map(|&i| if step == 0 { 0.0 } else { coeff(i) })
+                .collect();
+            let grad = selector.objective_grad(&call.ft, &coeffs).unwrap().grad;
+            cfg.selector_optimizer
+                .step(&mut state, selector.logits_mut(), &grad)
+                .unwrap();
+        }
+        bits(selector.logits())
+    };
+    let gap = hand_made(&|i| losses[i] as f32 - losses_hat[i] as f32);
+    assert_eq!(bits(run.selector().logits()), gap);
+    assert_ne!(
+        gap,
+        hand_made(&|i| losses[i] as f32),
+        "Alg 2's coefficients give another ω"
+    );
+    assert!(
+        losses.iter().zip(&losses_hat).any(|(l, h)| (l - h).abs() > 1e-3),
+        "θ and θ̂ differ"
+    );
 }
 
 #[test]

@@ -3,5 +3,6 @@
 
 mod baselines;
 mod bilevel_loop;
+mod claim;
 mod hyperclean;
 mod toy;

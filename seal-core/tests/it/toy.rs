@@ -47,6 +47,8 @@ pub struct World {
     pub ft_y: Vec<usize>,
     /// Whether ft example i had its label flipped.
     pub corrupted: Vec<bool>,
+    /// Whether ft example i belongs to the novel task ([`NovelSpec`]).
+    pub novel: Vec<bool>,
 }
 
 /// Shape of a [`World`].
@@ -61,6 +63,25 @@ pub struct WorldSpec {
     pub flip: f64,
     /// Scale of the class means (noise has unit variance per dimension).
     pub separation: f64,
+    /// A clean but unfamiliar task appended to D_ft, if any.
+    pub novel: Option<NovelSpec>,
+}
+
+/// A benign task the aligned model has never seen: examples that look like class `decoy` in the
+/// familiar dimensions but carry a marker in `dims` extra dimensions (zero for every other
+/// example, D_safe included) and the label `label`, consistently. The aligned model confidently
+/// calls them `decoy`, so their initial loss is as high as a flipped label's and `loss-rank` drops
+/// them; yet they can be learned through the marker weights alone, which no safe example's
+/// gradient touches, so fitting them costs D_safe nothing. (The toy's picture of an LLM's novel
+/// benign task: a prompt format it has a strong prior about, asking for something new.)
+#[derive(Debug, Clone, Copy)]
+pub struct NovelSpec {
+    pub n: usize,
+    pub dims: usize,
+    pub decoy: usize,
+    pub label: usize,
+    /// Scale of the marker's mean (unit noise per marker dimension, as elsewhere).
+    pub marker: f64,
 }
 
 impl World {
@@ -90,14 +111,56 @@ impl World {
             ft_y[i] = (ft_y[i] + 1 + rng.below(spec.classes - 1)) % spec.classes;
             corrupted[i] = true;
         }
-        Self {
+        let mut world = Self {
             dim: spec.dim,
             classes: spec.classes,
             safe_x,
             safe_y,
+            novel: vec![false; spec.n_ft],
             ft_x,
             ft_y,
             corrupted,
+        };
+        // Drawn last, so a spec without a novel task gives the same world as before it existed.
+        if let Some(novel) = spec.novel {
+            world.add_novel(novel, &means, &mut rng);
+        }
+        world
+    }
+
+    fn add_novel(&mut self, spec: NovelSpec, means: &[Vec<f64>], rng: &mut Rng) {
+        assert!(spec.decoy != spec.label && spec.label < self.classes);
+        for x in self.safe_x.iter_mut().chain(&mut self.ft_x) {
+            x.resize(self.dim + spec.dims, 0.0);
+        }
+        let marker: Vec<f64> = (0..spec.dims).map(|_| spec.marker * rng.normal()).collect();
+        for _ in 0..spec.n {
+            let x = means[spec.decoy].iter().chain(&marker).map(|m| m + rng.normal());
+            self.ft_x.push(x.collect());
+            self.ft_y.push(spec.label);
+            self.corrupted.push(false);
+            self.novel.push(true);
+        }
+        self.dim += spec.dims;
+    }
+
+    /// The same world with D_safe's labels shuffled (seeded): a safe set that no longer says
+    /// which labels are right.
+    pub fn with_shuffled_safe_labels(&self, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut safe_y = self.safe_y.clone();
+        for i in (1..safe_y.len()).rev() {
+            safe_y.swap(i, rng.below(i + 1));
+        }
+        Self {
+            dim: self.dim,
+            classes: self.classes,
+            safe_x: self.safe_x.clone(),
+            safe_y,
+            ft_x: self.ft_x.clone(),
+            ft_y: self.ft_y.clone(),
+            corrupted: self.corrupted.clone(),
+            novel: self.novel.clone(),
         }
     }
 
@@ -235,6 +298,16 @@ impl Toy {
             self.grad[k * d + c] += dz;
         }
         log_z - z[y]
+    }
+
+    /// This model (parameters and optimizer state) reading `world` instead: a world of the same
+    /// shape with other data, e.g. [`World::with_shuffled_safe_labels`].
+    pub fn on_world(&self, world: Arc<World>) -> Self {
+        assert_eq!((world.dim, world.classes), (self.world.dim, self.world.classes));
+        Self {
+            world,
+            ..self.clone()
+        }
     }
 
     /// Per-example losses of D_ft under the current parameters (no gradient kept).
