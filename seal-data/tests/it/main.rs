@@ -1,5 +1,6 @@
 //! seal-data integration tests: every format on committed samples, bad input, Parquet, and
-//! the real files in `../shared/data` when present.
+//! the real files in `../shared/data` (a missing one fails the test unless
+//! `SEAL_NO_SHARED_DATA=1` says the checkout has none).
 
 mod errors;
 mod formats;
@@ -14,6 +15,27 @@ mod tokenized;
 use std::path::{Path, PathBuf};
 
 use seal_data::{Example, Format, ImportOptions, Imported, import_file};
+
+/// `../shared/data/<rel>` beside the repository. A missing path fails the calling test, since
+/// these tests are the only ones of the real-data paths; `SEAL_NO_SHARED_DATA=1` (for a checkout
+/// without `../shared`, never set by CI) turns that into `None` and a note on stderr.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("SEAL_NO_SHARED_DATA").is_some_and(|v| v == "1") {
+        eprintln!("not run: {} is not here (SEAL_NO_SHARED_DATA=1)", path.display());
+        return None;
+    }
+    panic!(
+        "{} is not here: the real-data tests read ../shared/data beside the repository \
+         (set SEAL_NO_SHARED_DATA=1 to leave them out on a checkout without it)",
+        path.display()
+    );
+}
 
 /// A committed sample file.
 pub fn sample(name: &str) -> PathBuf {

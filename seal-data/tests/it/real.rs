@@ -1,21 +1,9 @@
-//! The real files in `../shared/data` (never copied into the repo), when present: counts must
-//! match each PROVENANCE.md.
-
-use std::path::PathBuf;
+//! The real files in `../shared/data` (never copied into the repo): counts must match each
+//! PROVENANCE.md. A missing file fails (see [`shared_data`]).
 
 use seal_data::{Format, HhSide, ImportOptions, Label, import_file};
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} is not here", path.display());
-        None
-    }
-}
+use crate::shared_data as shared;
 
 fn check(rel: &str, format: Format, rows: usize) -> Vec<seal_data::Example> {
     let Some(path) = shared(rel) else {

@@ -1,19 +1,16 @@
 //! The committed real-data recipes (`recipes/` at the repository root) run over
-//! `../shared/data` when it is present, with counts checked against each PROVENANCE.md.
+//! `../shared/data`, with counts checked against each PROVENANCE.md. A missing folder fails
+//! (see [`crate::shared_data`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use seal_data::{DedupBy, Label, Mixture, mix};
 
-/// Runs `recipes/<name>.toml`, or prints why not and returns `None`.
+/// Runs `recipes/<name>.toml` (`None` only under `SEAL_NO_SHARED_DATA=1`).
 fn run(name: &str) -> Option<Mixture> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shared = root.join("../shared/data");
-    if !shared.is_dir() {
-        eprintln!("skipping recipe {name}: {} is not here", shared.display());
-        return None;
-    }
+    crate::shared_data("")?;
     let path: PathBuf = root.join("recipes").join(format!("{name}.toml"));
     Some(mix(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
