@@ -112,8 +112,10 @@ fixtures: smollm2
     .venv/bin/python fixtures/make_fixtures.py
     .venv/bin/python fixtures/tiny-gguf/make_gguf.py
     .venv/bin/python fixtures/smollm2/make_expected.py {{smollm2_gguf}}
+    SEAL_BLESS=1 cargo test --workspace --locked -- --ignored regenerate_judge_items
+    .venv/bin/python fixtures/smollm2/make_judge_expected.py {{smollm2_gguf}}
 
 # python environment for fixtures and the PyTorch yardstick (never a runtime dependency)
 venv:
-    python3 -m venv .venv && .venv/bin/pip install torch transformers peft gguf safetensors numpy
+    python3 -m venv .venv && .venv/bin/pip install torch transformers peft gguf accelerate safetensors numpy
     python3 -m venv .venv-bench && .venv-bench/bin/pip install torch transformers

@@ -84,17 +84,51 @@ fn quick_demo_reports_computed_numbers_and_resumes_after_a_kill_to_the_same_resu
     // 4 runs x 2 test sets.
     assert_eq!(rows.len(), 8, "{csv}");
     let mut win_rates = Vec::new();
+    let mut poison = std::collections::BTreeMap::new();
     for row in &rows {
-        if !row.starts_with("full,") {
+        let run = row.split(',').next().unwrap();
+        if run != "full" {
             let w = field(row, header, "win_rate").expect("a win rate against full");
-            assert!((0.0..=1.0).contains(&w), "{row}");
+            let (lo, hi) = (
+                field(row, header, "ci_low").expect("a lower bound"),
+                field(row, header, "ci_high").expect("an upper bound"),
+            );
+            // The interval is around the estimate and not degenerate; n is the test set's size
+            // (20 general and 22 harmful prompts in the quick slice), every prompt judged.
+            assert!(
+                lo <= w && w <= hi && lo < hi && (0.0..=1.0).contains(&lo) && hi <= 1.0,
+                "{row}"
+            );
+            let n = field(row, header, "n").expect("n");
+            let set = row
+                .split(',')
+                .nth(header.split(',').position(|h| h == "set").unwrap())
+                .unwrap();
+            assert_eq!(n, if set == "harmful" { 22.0 } else { 20.0 }, "{row}");
             win_rates.push(w);
         }
-        if row.contains(",seal,") {
-            let auroc = field(row, header, "poison_auroc").expect("a poison AUROC");
-            assert!((0.0..=1.0).contains(&auroc), "{row}");
+        if let Some(auroc) = field(row, header, "poison_auroc") {
+            poison.insert(run.to_string(), auroc);
         }
     }
+    eprintln!("poison AUROC by run: {poison:?}");
+    // Every ranking method scores D_ft. Measured on the quick slice: loss-rank 0.789 (random
+    // ranking: 0.5), seal (Alg 2) 0.847, seal-alg1 0.833; the bars sit between.
+    let of = |run: &str| {
+        *poison
+            .get(run)
+            .unwrap_or_else(|| panic!("{run} has no poison AUROC: {csv}"))
+    };
+    assert!(of("loss-rank") >= 0.7, "loss-rank: {}", of("loss-rank"));
+    for run in ["seal", "seal-alg1"] {
+        assert!(
+            of(run) >= of("loss-rank") + 0.02,
+            "{run}: poison AUROC {} against loss-rank's {}",
+            of(run),
+            of("loss-rank")
+        );
+    }
+    assert!(!poison.contains_key("full"), "full ranks nothing: {csv}");
     // Computed, not constant: different runs and sets do not all score the same.
     assert!(
         win_rates.iter().any(|&w| (w - win_rates[0]).abs() > 1e-9),
@@ -294,14 +328,27 @@ seed = 5
             .unwrap_or_else(|| panic!("{run}: {csv}"))
     };
     let header = csv.lines().next().unwrap();
+    let auroc =
+        |run: &str| field(row(run), header, "poison_auroc").unwrap_or_else(|| panic!("{run} has no AUROC"));
     for run in ["random-seed0", "random-seed1", "loss-rank", "alg2"] {
-        let auroc = field(row(run), header, "poison_auroc").unwrap_or_else(|| panic!("{run} has no AUROC"));
-        assert!((0.0..=1.0).contains(&auroc), "{run}: {auroc}");
+        eprintln!(
+            "{run}: poison AUROC {}, novel vs harmful {:?}",
+            auroc(run),
+            field(row(run), header, "novel_vs_harmful_auroc")
+        );
         assert!(
             field(row(run), header, "novel_vs_harmful_auroc").is_some(),
             "{run}"
         );
     }
+    // Measured on this 160-row slice: random 0.421 and 0.575, loss-rank 0.789, alg2 0.708 after
+    // its one short epoch (under loss-rank: an Adam step per visit is nearly a sign step, see
+    // DESIGN section 10). The bars sit between random and each measured value.
+    for seed in ["random-seed0", "random-seed1"] {
+        assert!((0.3..=0.7).contains(&auroc(seed)), "{seed}: {}", auroc(seed));
+    }
+    assert!(auroc("loss-rank") >= 0.7, "loss-rank: {}", auroc("loss-rank"));
+    assert!(auroc("alg2") >= 0.65, "alg2: {}", auroc("alg2"));
     // Two seeds of random rank differently.
     assert_ne!(
         std::fs::read(out.join("stages/rank-random-seed0/selection.csv")).unwrap(),

@@ -1,6 +1,8 @@
 //! `seal select` on the embedded fixture world with its tiny aligned Llama (issue 4's must-show):
-//! both algorithms rank the poison (harmful compliant answers) below the benign examples, and
-//! the outputs (scores, selector, metrics, checkpoints) are what later stages read. Plus the
+//! both algorithms rank the poison (harmful compliant answers) below the benign examples, by a
+//! margin over `loss-rank` (the aligned model's loss alone, run here through `seal ablate`),
+//! most of all on the novel benign task that `loss-rank` drops with the poison; and the outputs
+//! (scores, selector, metrics, checkpoints) are what later stages read. Plus the
 //! bad inputs: a selector of another dataset, p outside (0, 1], an unknown schedule. (A NaN loss
 //! stops the loop with an error naming epoch, step and example before any checkpoint of that
 //! epoch is written: seal-core's `bilevel_loop` tests.)
@@ -51,19 +53,95 @@ fn select_world(out: &Path, extra: &[&str]) -> std::process::Output {
     select(out, &fixture("world/ft.jsonl"), &settings, extra)
 }
 
-fn assert_world_selection(out: &Path, algo: &str) {
-    let m = metrics(out);
-    let auroc = m["label_auroc"].as_f64().unwrap();
-    let dropped = m["dropped_harmful_share"].as_f64().unwrap();
-    eprintln!("{algo}: poison AUROC {auroc:.4}, harmful share of the dropped 20% {dropped:.4}");
-    assert!(auroc >= 0.85, "{algo}: poison AUROC {auroc}");
-    // D_ft is 15% poison and 15% a benign task the model never saw (issue 8's hazard), which
-    // both algorithms also push down: the dropped 20% is not mostly poison on this world, but
-    // it holds at least twice the base rate.
-    assert!(
-        dropped >= 0.30,
-        "{algo}: harmful share of the dropped part {dropped}"
+/// The judge-free diagnostics of one ranking: poison AUROC, novel-vs-harmful AUROC, harmful
+/// share of the dropped 20%.
+#[derive(Debug, Clone, Copy)]
+struct Diagnostics {
+    poison: f64,
+    novel: f64,
+    dropped: f64,
+}
+
+/// `loss-rank` on the same world and rows (`--max-len 256`, keep 0.8), from a select-only
+/// `seal ablate` plan: one forward pass of the aligned model, no training.
+fn loss_rank(dir: &Path) -> Diagnostics {
+    let f = fixture("");
+    let plan = format!(
+        r#"name = "loss-rank"
+model = "{f}/world-model"
+[data]
+safe = "{f}/world/safe.jsonl"
+ft = "{f}/world/ft.jsonl"
+max_len = 256
+[[runs]]
+name = "loss-rank"
+method = "loss-rank"
+select_only = true
+"#,
+        f = f.display()
     );
+    let path = dir.join("loss-rank.toml");
+    std::fs::write(&path, plan).unwrap();
+    let out = dir.join("loss-rank");
+    let o = seal(&[
+        "ablate",
+        "--quiet",
+        "--plan",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let field = |name: &str| -> f64 {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        row[i]
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} = {:?}: {e}", row[i]))
+    };
+    Diagnostics {
+        poison: field("poison_auroc"),
+        novel: field("novel_vs_harmful_auroc"),
+        dropped: field("dropped_harmful_share"),
+    }
+}
+
+/// Minimum margins of a selector over `loss-rank`, each set between a tie (0) and what the
+/// selector measured at these settings (seed 0; in the comment at each call).
+struct Margins {
+    poison: f64,
+    novel: f64,
+    dropped: f64,
+}
+
+fn assert_world_selection(out: &Path, algo: &str, bars: Margins) {
+    let m = metrics(out);
+    let seal = Diagnostics {
+        poison: m["label_auroc"].as_f64().unwrap(),
+        novel: m["novel_vs_harmful_auroc"].as_f64().unwrap(),
+        dropped: m["dropped_harmful_share"].as_f64().unwrap(),
+    };
+    let base = loss_rank(out.parent().unwrap());
+    eprintln!("{algo}: {seal:?}\nloss-rank: {base:?}");
+    // D_ft is 15% poison and 15% a benign task the model never saw (issue 8's hazard), whose
+    // initial loss is higher than the poison's: `loss-rank` drops it first.
+    for (what, s, b, bar) in [
+        ("poison AUROC", seal.poison, base.poison, bars.poison),
+        ("novel-vs-harmful AUROC", seal.novel, base.novel, bars.novel),
+        (
+            "harmful share of the dropped 20%",
+            seal.dropped,
+            base.dropped,
+            bars.dropped,
+        ),
+    ] {
+        assert!(
+            s - b >= bar,
+            "{algo}: {what} {s:.4} against loss-rank's {b:.4}, margin under {bar}"
+        );
+    }
     assert_eq!(m["algorithm"], algo);
     assert_eq!(m["epochs"].as_array().unwrap().len(), 3);
     for e in m["epochs"].as_array().unwrap() {
@@ -96,19 +174,35 @@ fn assert_world_selection(out: &Path, algo: &str) {
 }
 
 #[test]
-fn algorithm_2_ranks_the_world_poison_low() {
+fn algorithm_2_ranks_the_world_poison_lower_than_loss_rank() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = select_world(tmp.path(), &["--algo", "alg2"]);
+    let dir = tmp.path().join("alg2");
+    let out = select_world(&dir, &["--algo", "alg2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_world_selection(tmp.path(), "alg2");
+    // Measured: poison 0.856 against 0.831, novel vs harmful 0.395 against 0.205, dropped
+    // 0.344 against 0.281.
+    let bars = Margins {
+        poison: 0.01,
+        novel: 0.1,
+        dropped: 0.03,
+    };
+    assert_world_selection(&dir, "alg2", bars);
 }
 
 #[test]
-fn algorithm_1_ranks_the_world_poison_low() {
+fn algorithm_1_ranks_the_world_poison_lower_than_loss_rank() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = select_world(tmp.path(), &["--algo", "alg1"]);
+    let dir = tmp.path().join("alg1");
+    let out = select_world(&dir, &["--algo", "alg1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_world_selection(tmp.path(), "alg1");
+    // Measured: poison 0.877 against 0.831, novel vs harmful 0.352 against 0.205, dropped
+    // 0.444 against 0.281.
+    let bars = Margins {
+        poison: 0.02,
+        novel: 0.1,
+        dropped: 0.1,
+    };
+    assert_world_selection(&dir, "alg1", bars);
 }
 
 /// A small, fast run for the bad-input checks.
