@@ -102,26 +102,69 @@ fn import_gguf_writes_a_loadable_folder() {
 #[test]
 fn export_round_trips_a_sharded_half_precision_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
+    let src = fixture("tiny-qwen2");
     let out = dir.path().join("qwen2-f32");
     let o = seal(&[
         "model",
         "export",
-        fixture("tiny-qwen2").to_str().unwrap(),
+        src.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("model.safetensors").is_file() && !out.join("model.safetensors.index.json").exists());
+    // Every tensor of the two f16 shards, by name, with its shape and its exact values (an f16
+    // widens to f32 without rounding, so the export must be bit-identical to the read source).
+    let (a, b) = (
+        seal_models::read_checkpoint(&src).unwrap(),
+        seal_models::read_checkpoint(&out).unwrap(),
+    );
+    let names = |m: &seal_models::TensorMap| {
+        m.names()
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(names(&a), names(&b));
+    for name in a.names() {
+        let (x, y) = (a.get(name).unwrap(), b.get(name).unwrap());
+        assert_eq!(x.shape, y.shape, "{name}");
+        let bits = |t: &seal_models::HostTensor| t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert!(bits(x) == bits(y), "{name}: values differ");
+    }
+    let config = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap()
+    };
+    for key in [
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "vocab_size",
+        "tie_word_embeddings",
+        "rope_theta",
+    ] {
+        assert_eq!(config(&src)[key], config(&out)[key], "config.json {key}");
+    }
+    for file in ["tokenizer.json", "tokenizer_config.json"] {
+        assert_eq!(
+            std::fs::read(src.join(file)).unwrap(),
+            std::fs::read(out.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // And the exported folder generates what the source does.
     let prompt = [
         "generate",
         "--prompt",
         "Hello",
         "--greedy",
         "--max-new-tokens",
-        "6",
+        "16",
         "--raw",
         "--model",
     ];
-    let a = seal(&[&prompt[..], &[fixture("tiny-qwen2").to_str().unwrap()]].concat());
+    let a = seal(&[&prompt[..], &[src.to_str().unwrap()]].concat());
     let b = seal(&[&prompt[..], &[out.to_str().unwrap()]].concat());
     assert!(
         a.status.success() && b.status.success(),
