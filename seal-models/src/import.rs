@@ -12,17 +12,62 @@ use crate::hf::weights::{SAFETENSORS_FILE, build_llama, write_safetensors};
 use crate::io::{write_atomic, write_json_atomic};
 use crate::llama::config::{HfLlamaConfig, LlamaConfig};
 
+/// The files an import writes: all that `--force` may replace.
+pub const IMPORT_FILES: [&str; 5] = [
+    SAFETENSORS_FILE,
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "generation_config.json",
+];
+
+/// `--force` replaces a folder of an earlier import, nothing else: a folder holding any other
+/// entry (a user's notes, another model's shards, a sub-folder) or a file in its place is
+/// refused before anything is read or written.
+fn check_replaceable(out: &Path) -> Result<()> {
+    if !out.is_dir() {
+        return Err(ModelError::Input(format!(
+            "{} exists and is not a folder: refusing to replace it",
+            out.display()
+        )));
+    }
+    let entries = std::fs::read_dir(out).map_err(|e| ModelError::io(out, e))?;
+    let mut foreign = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ModelError::io(out, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().map_err(|e| ModelError::io(out, e))?.is_file();
+        if !(is_file && IMPORT_FILES.contains(&name.as_str())) {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    Err(ModelError::Input(format!(
+        "{} holds files an import does not write ({}): --force replaces only an imported model \
+         folder; move them or choose another --out",
+        out.display(),
+        foreign.join(", ")
+    )))
+}
+
 /// Imports `gguf` into the folder `out`, written in a temporary sibling folder and renamed into
 /// place, so a failure never leaves a half-written model. Returns key facts for logging.
 ///
 /// # Errors
-/// A malformed GGUF file, an existing `out` without `force`, or I/O errors, each named.
+/// A malformed GGUF file, an existing `out` without `force` (or, with it, one that holds
+/// anything but an earlier import's [`IMPORT_FILES`]), or I/O errors, each named.
 pub fn import_gguf_folder(gguf: &Path, out: &Path, force: bool) -> Result<Vec<(String, String)>> {
     if out.exists() && !force {
         return Err(ModelError::Input(format!(
             "output folder {} exists (pass --force to replace it)",
             out.display()
         )));
+    }
+    if out.exists() {
+        check_replaceable(out)?;
     }
     let import = import_gguf(gguf)?;
     let hf: HfLlamaConfig =

@@ -252,6 +252,19 @@ impl Runner {
         label: &str,
         body: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
+        // Every stage folder is a child of `--out/stages`, never anything above or beside it:
+        // this code removes folders whose key changed, and must only ever remove its own.
+        let stages = self.out.join("stages");
+        anyhow::ensure!(
+            dir.parent() == Some(stages.as_path())
+                && dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| plan::plain_name(n).is_ok()),
+            "stage folder {} is not a plain folder inside {}",
+            dir.display(),
+            stages.display()
+        );
         let marker_path = dir.join("stage.json");
         let key_path = dir.join("stage.key");
         if crate::stages::common::read_spec::<StageMarker>(&marker_path).is_ok_and(|m| m.key == key) {

@@ -389,6 +389,7 @@ impl Plan {
         let mut names = BTreeSet::new();
         let mut runs = Vec::new();
         for (family, run) in self.expand_seeds()? {
+            plain_name(&run.name).with_context(|| format!("runs: the name `{}`", run.name))?;
             if !names.insert(run.name.clone()) {
                 bail!("runs: the name `{}` is used twice", run.name);
             }
@@ -491,6 +492,7 @@ impl Plan {
         }
         let mut names = BTreeSet::new();
         for set in &self.test_sets {
+            plain_name(&set.name).with_context(|| format!("test_sets: the name `{}`", set.name))?;
             require_file(&set.path).with_context(|| format!("test set `{}`", set.name))?;
             if !names.insert(&set.name) {
                 bail!("test_sets: the name `{}` is used twice", set.name);
@@ -664,6 +666,28 @@ pub fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer>
         }
         _ => bail!("unknown selector optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
     }
+}
+
+/// Run and test-set names become stage folder names (`stages/finetune-NAME`, ...): only a plain
+/// name of letters, digits and `-_.+` is accepted, so none can climb out of `--out` (`../x`),
+/// name a folder elsewhere (`/tmp/x`) or hide (`.x`).
+pub(crate) fn plain_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || name.len() > 100 {
+        bail!("must be 1 to 100 characters");
+    }
+    if name.starts_with('.') {
+        bail!("must not start with `.`");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.+".contains(*c)))
+    {
+        bail!(
+            "has `{}`: only letters, digits and `-_.+` make a folder name",
+            c.escape_default()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

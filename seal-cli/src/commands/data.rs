@@ -2,6 +2,7 @@
 //! records into a training table, build a mixture from a recipe.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -22,6 +23,12 @@ pub fn exec(command: DataCommand) -> anyhow::Result<()> {
 
 fn import(args: DataImportArgs) -> anyhow::Result<()> {
     let options = import_options(&args)?;
+    let rejects = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("rejects.jsonl"));
+    let inputs: Vec<&std::path::Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    super::refuse_aliases(&inputs, &[("--out", &args.out), ("--rejects", &rejects)])?;
     let start = Instant::now();
     let imported = seal_data::import_files(&args.inputs, &options).context("importing")?;
     if imported.examples.is_empty() {
@@ -40,10 +47,6 @@ fn import(args: DataImportArgs) -> anyhow::Result<()> {
         imported.examples.len() as f64 / seconds.max(1e-9)
     );
     if !imported.rejects.is_empty() {
-        let rejects = args
-            .rejects
-            .clone()
-            .unwrap_or_else(|| args.out.with_extension("rejects.jsonl"));
         seal_data::write_rejects(&rejects, &imported.rejects)
             .with_context(|| format!("writing rejects {}", rejects.display()))?;
         println!(
@@ -139,6 +142,7 @@ fn tokenize(args: DataTokenizeArgs) -> anyhow::Result<()> {
         max_len: args.max_len,
         threads: args.threads,
     };
+    super::refuse_aliases(&[&args.data], &[("--out", &args.out)])?;
     let start = Instant::now();
     let report = seal_data::tokenize_file(&args.data, &tokenizer, &options, &args.out, TOKENIZE_CHUNK)
         .with_context(|| format!("tokenizing {} into {}", args.data.display(), args.out.display()))?;
@@ -172,8 +176,11 @@ fn template(tokenizer: &TextTokenizer, name: &str, dir: &std::path::Path) -> any
 
 fn mix(args: DataMixArgs) -> anyhow::Result<()> {
     let mixture = seal_data::mix(&args.recipe)?;
-    write_records(&args.out, &mixture.examples)?;
     let report_path = seal_data::mix_report_path(&args.out);
+    let mut inputs = vec![args.recipe.as_path()];
+    inputs.extend(mixture.report.sources.iter().map(|s| s.path.as_path()));
+    super::refuse_aliases(&inputs, &[("--out", &args.out), ("its report", &report_path)])?;
+    write_records(&args.out, &mixture.examples)?;
     seal_data::write_mix_report(&report_path, &mixture.report)
         .with_context(|| format!("writing {}", report_path.display()))?;
     let report = &mixture.report;

@@ -225,6 +225,16 @@ fn bad_plans_fail_before_any_work() {
     let missing = plan_text().replace("world/ft.jsonl", "world/nope.jsonl");
     let err = run(&missing);
     assert!(err.contains("nope.jsonl") && err.contains("data.ft"), "{err}");
+    // Names become stage folders: none may climb out of --out, point elsewhere or hide.
+    for bad in ["../escape", "/tmp/elsewhere", "a/b", ".hidden", ""] {
+        let plan = plan_text().replace("name = \"seal\"", &format!("name = \"{bad}\""));
+        let err = run(&plan);
+        assert!(err.contains(&format!("runs: the name `{bad}`")), "{bad}: {err}");
+        assert!(!tmp.path().join("escape").exists() && !Path::new("/tmp/elsewhere").exists());
+    }
+    let bad_set = plan_text().replace("name = \"harmful\"", "name = \"../harmful\"");
+    let err = run(&bad_set);
+    assert!(err.contains("test_sets: the name `../harmful`"), "{err}");
     let bad_gamma = plan_text().replace("method = \"seal\"", "method = \"seal\"\ngamma = \"sideways\"");
     assert!(run(&bad_gamma).contains("sideways"));
     // The judge folder is a causal LM, not a one-label classifier: refused before training.

@@ -3,6 +3,7 @@
 mod data;
 mod demo;
 mod finetune;
+mod hostile;
 mod judge;
 mod select;
 

@@ -1,0 +1,150 @@
+//! Hostile but fair inputs (issue 15's data-loss holes): an output that aliases an input or
+//! another output, and `--force` onto a folder seal did not write. Each case asserts the exit
+//! code, the message, and that nothing was written or lost.
+
+use std::path::Path;
+
+use crate::{fixture, seal, stderr};
+
+fn copy_sample(name: &str, to: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seal-data/tests/samples")
+        .join(name);
+    std::fs::copy(src, to).unwrap();
+}
+
+/// Runs `seal data import INPUT --skip-invalid EXTRA...` and expects a refusal naming `needle`,
+/// with every file in `dir` as it was.
+fn refused_import(dir: &Path, input: &Path, extra: &[&str], needle: &str) {
+    let before = snapshot(dir);
+    let mut args = vec!["data", "import", input.to_str().unwrap(), "--skip-invalid"];
+    args.extend_from_slice(extra);
+    let o = seal(&args);
+    assert!(!o.status.success(), "{extra:?} accepted");
+    assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    assert_eq!(snapshot(dir), before, "{extra:?} changed files");
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn import_outputs_never_overwrite_an_input_or_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = dir.join("in.jsonl");
+    copy_sample("bad/missing_field.jsonl", &input);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (inp, out) = (s(&input), s(&dir.join("out.parquet")));
+    // The rejects onto the input, spelled as given and through `..`.
+    let dotted = s(&dir.join("sub/../in.jsonl"));
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    for rejects in [&inp, &dotted] {
+        refused_import(dir, &input, &["--out", &out, "--rejects", rejects], "--rejects");
+    }
+    // --out onto the input; --rejects onto --out.
+    refused_import(dir, &input, &["--out", &inp], "is the input");
+    refused_import(dir, &input, &["--out", &out, "--rejects", &out], "is also --out");
+    // A symlink to the input is the input.
+    let link = dir.join("link.jsonl");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    refused_import(
+        dir,
+        &input,
+        &["--out", &out, "--rejects", &s(&link)],
+        "is the input",
+    );
+    // The default rejects path (`out.rejects.jsonl`) is refused when it is the input too.
+    let clash = dir.join("x.rejects.jsonl");
+    copy_sample("bad/missing_field.jsonl", &clash);
+    refused_import(dir, &clash, &["--out", &s(&dir.join("x.jsonl"))], "is the input");
+    // And the plain case still works.
+    let o = seal(&["data", "import", &inp, "--skip-invalid", "--out", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn tokenize_refuses_to_write_over_its_own_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ft.jsonl");
+    std::fs::copy(fixture("world/ft.jsonl"), &data).unwrap();
+    let before = std::fs::read(&data).unwrap();
+    let o = seal(&[
+        "data",
+        "tokenize",
+        "--data",
+        data.to_str().unwrap(),
+        "--tokenizer",
+        fixture("world").to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&data).unwrap(), before);
+}
+
+#[test]
+fn import_gguf_force_replaces_an_earlier_import_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gguf = fixture("tiny-gguf").join("tiny-llama.gguf");
+    let out = tmp.path().join("model");
+    let import = |force: bool| {
+        let mut args = vec![
+            "model",
+            "import-gguf",
+            gguf.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if force {
+            args.push("--force");
+        }
+        seal(&args)
+    };
+    assert!(import(false).status.success());
+    // An earlier import is replaced.
+    let o = import(true);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A folder with anything else in it is refused, and keeps it all.
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir(out.join("runs")).unwrap();
+    let before = snapshot(&out);
+    let o = import(true);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("notes.txt") && err.contains("runs") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&out), before);
+    assert!(out.join("runs").is_dir());
+    // A file where the folder would go is refused too.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = seal(&[
+        "model",
+        "import-gguf",
+        gguf.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a folder"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
