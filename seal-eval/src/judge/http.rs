@@ -5,8 +5,8 @@
 //!
 //! Plain `http://` over `std::net` (HTTP/1.1, one request per connection, `Content-Length`
 //! bodies): serving engines on the same machine or cluster speak it, and it keeps TLS and an
-//! async runtime out of the workspace. Every request has connect/read/write timeouts and is
-//! retried with exponential backoff; at most `concurrency` run at once; every verdict goes to
+//! async runtime out of the workspace. Every request has one deadline (connect, send and the
+//! whole response, however slowly it trickles) and a response-size cap, and is retried with exponential backoff; at most `concurrency` run at once; every verdict goes to
 //! an append-only cache file keyed by a hash of (model, prompt, both answers), so a rerun after
 //! a crash or restart never asks twice.
 
@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,7 +32,7 @@ pub struct HttpSettings {
     pub base_url: String,
     /// The `model` field of each request.
     pub model: String,
-    /// Per-request connect, read and write timeout, in seconds.
+    /// Deadline of one request (connect, send and the whole response), in seconds.
     pub timeout_s: f64,
     /// Attempts per comparison (the first included).
     pub attempts: usize,
@@ -194,6 +194,9 @@ impl HttpJudge {
 
     fn post(&self, path: &str, body: &str) -> std::result::Result<String, String> {
         let timeout = Duration::from_secs_f64(self.settings.timeout_s);
+        // One deadline for the whole request: a socket timeout alone resets on every byte, so
+        // a server trickling a byte a second would hold the judge for ever.
+        let deadline = Instant::now() + timeout;
         let addr = self
             .host
             .to_socket_addrs()
@@ -216,13 +219,7 @@ impl HttpJudge {
         stream
             .write_all(request.as_bytes())
             .map_err(|e| format!("cannot send the request: {e}"))?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                format!("no response within {} s", self.settings.timeout_s)
-            }
-            _ => format!("cannot read the response: {e}"),
-        })?;
+        let raw = read_bounded(&mut stream, deadline, self.settings.timeout_s)?;
         let text = String::from_utf8_lossy(&raw);
         let (head, body) = text
             .split_once("\r\n\r\n")
@@ -239,6 +236,50 @@ impl HttpJudge {
             ));
         }
         Ok(body.to_string())
+    }
+}
+
+/// The most a judge response may hold. A chat completion with a few `top_logprobs` is a few
+/// KB; a server streaming without end is cut here rather than filling memory.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+/// Reads the whole response before `deadline`, at most [`MAX_RESPONSE_BYTES`].
+fn read_bounded(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    timeout_s: f64,
+) -> std::result::Result<Vec<u8>, String> {
+    let late = || format!("no complete response within {timeout_s} s");
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => {
+                if raw.len() + n > MAX_RESPONSE_BYTES {
+                    return Err(format!(
+                        "response larger than {} MiB: refused",
+                        MAX_RESPONSE_BYTES >> 20
+                    ));
+                }
+                raw.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(late());
+            }
+            Err(e) => return Err(format!("cannot read the response: {e}")),
+        }
     }
 }
 

@@ -19,6 +19,10 @@ enum Mode {
     Garbage,
     /// Garbage on the first request, good afterwards.
     Flaky,
+    /// A byte every 50 ms, never finishing: each read is quick, the response never is.
+    Trickle,
+    /// 200 and bytes without end.
+    Flood,
 }
 
 /// Serves chat completions on a loopback port; returns its URL and a request counter.
@@ -50,6 +54,22 @@ fn serve(mode: Mode) -> (String, Arc<AtomicUsize>) {
                 .as_str()
                 .unwrap()
                 .to_string();
+            match mode {
+                Mode::Trickle => {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
+                    while stream.write_all(b"x").is_ok() {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    continue;
+                }
+                Mode::Flood => {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+                    let chunk = vec![b'['; 64 * 1024];
+                    while stream.write_all(&chunk).is_ok() {}
+                    continue;
+                }
+                _ => {}
+            }
             let reply = match (mode, n) {
                 (Mode::Slow, _) => {
                     std::thread::sleep(Duration::from_millis(1500));
@@ -138,8 +158,33 @@ fn http_judge_times_out_and_rejects_garbage_with_clear_errors() {
         .prefer(&items()[..1])
         .unwrap_err();
     assert!(matches!(err, EvalError::Http { attempts: 2, .. }), "{err}");
-    assert!(err.to_string().contains("no response within 0.3 s"), "{err}");
+    assert!(
+        err.to_string().contains("no complete response within 0.3 s"),
+        "{err}"
+    );
     assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+
+    // The deadline is per request, not per read: a trickling server is cut at 0.3 s a try.
+    let (url, _) = serve(Mode::Trickle);
+    let start = Instant::now();
+    let err = HttpJudge::new(settings(&url))
+        .unwrap()
+        .prefer(&items()[..1])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no complete response within 0.3 s"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+
+    // A response without end is cut at the size cap, not read into memory.
+    let (url, _) = serve(Mode::Flood);
+    let flood = HttpSettings {
+        timeout_s: 30.0,
+        ..settings(&url)
+    };
+    let err = HttpJudge::new(flood).unwrap().prefer(&items()[..1]).unwrap_err();
+    assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
 
     let (url, count) = serve(Mode::Garbage);
     let err = HttpJudge::new(settings(&url))
