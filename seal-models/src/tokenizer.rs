@@ -79,6 +79,8 @@ impl ChatTemplate {
                 // Python string methods (`.strip()`, `.startswith()`), which pycompat provides.
                 env.set_trim_blocks(true);
                 env.set_lstrip_blocks(true);
+                // A model's own template is untrusted input: bound its work and its output.
+                env.set_fuel(Some(TEMPLATE_FUEL));
                 env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
                 env.add_function(
                     "raise_exception",
@@ -91,16 +93,62 @@ impl ChatTemplate {
                 let template = env
                     .get_template("chat")
                     .map_err(|source| ModelError::Template { source })?;
-                template
-                    .render(minijinja::context! {
+                let content: usize = messages.iter().map(|m| m.content.len()).sum();
+                let mut out = CappedWriter {
+                    text: Vec::new(),
+                    cap: 4 * (content + source.len()) + (1 << 20),
+                    over: false,
+                };
+                let rendered = template.render_captured_to(
+                    minijinja::context! {
                         messages => messages,
                         add_generation_prompt => add_generation_prompt,
                         bos_token => bos_token,
                         eos_token => eos_token,
-                    })
-                    .map_err(|source| ModelError::Template { source })
+                    },
+                    &mut out,
+                );
+                if out.over {
+                    let msg = format!(
+                        "the chat template wrote more than {} bytes for {content} bytes of messages: refused",
+                        out.cap
+                    );
+                    return Err(ModelError::Template {
+                        source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg),
+                    });
+                }
+                rendered.map_err(|source| ModelError::Template { source })?;
+                String::from_utf8(out.text).map_err(|e| ModelError::Template {
+                    source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()),
+                })
             }
         }
+    }
+}
+
+/// Template instructions one render may execute. Real chat templates take a few hundred per
+/// message; nested loops that would spin until killed run out of fuel in well under a second.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+
+/// Collects a render, refusing to grow past `cap` bytes (a template printing inside loops).
+struct CappedWriter {
+    text: Vec<u8>,
+    cap: usize,
+    over: bool,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("chat template output cap"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -326,6 +374,39 @@ mod tests {
         };
         let text = t.render(&[ChatMessage::user("Hi")], true).unwrap();
         assert_eq!(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    fn jinja(source: &str) -> ChatTemplate {
+        ChatTemplate::Jinja {
+            source: source.into(),
+            bos_token: String::new(),
+            eos_token: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_template_that_loops_without_end_runs_out_of_fuel() {
+        let spin = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let started = std::time::Instant::now();
+        let err = jinja(spin).render(&[ChatMessage::user("Hi")], true).unwrap_err();
+        assert!(err.to_string().contains("fuel"), "{err}");
+        // Fuel, not a clock, stops it; this only says it stopped.
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_template_that_prints_without_bound_is_cut_at_its_cap() {
+        // 20,000 copies of a 1,000-byte message: 20 MB from 1 KB, past 4 x input + 1 MiB.
+        let flood = "{% for i in range(20000) %}{{ messages[0]['content'] }}{% endfor %}";
+        let err = jinja(flood)
+            .render(&[ChatMessage::user(&"x".repeat(1000))], true)
+            .unwrap_err();
+        assert!(err.to_string().contains("wrote more than"), "{err}");
+        // A template's ordinary output is far under the cap.
+        let ok = jinja("{% for m in messages %}[{{ m['content'] }}]{% endfor %}")
+            .render(&[ChatMessage::user(&"y".repeat(100_000))], true)
+            .unwrap();
+        assert_eq!(ok.len(), 100_002);
     }
 
     #[test]
