@@ -149,6 +149,20 @@ fn tokenize_one(example: &Example, tokenizer: &TextTokenizer, options: &Tokenize
         .ok_or_else(|| DataError::MissingResponse {
             id: example.id.clone(),
         })?;
+    // A row certainly longer than max_len is dropped before it is encoded: one 200 MB record
+    // would otherwise cost tens of GB in the tokenizer. The template only adds text.
+    let text_bytes = example.prompt.iter().map(|m| m.content.len()).sum::<usize>() + response.len();
+    let at_least = tokenizer.min_tokens(text_bytes);
+    if at_least > options.max_len {
+        return Ok(Outcome::Dropped(DroppedRow {
+            id: example.id.clone(),
+            length: at_least,
+            reason: format!(
+                "longer than {} tokens ({text_bytes} bytes of text: at least {at_least} tokens, not encoded)",
+                options.max_len
+            ),
+        }));
+    }
     let mut input_ids = prompt_ids(example, tokenizer, &options.template)?;
     let prompt_len = input_ids.len();
     let mut answer = tokenizer.encode(response, false).map_err(wrap)?;

@@ -194,6 +194,10 @@ pub struct TextTokenizer {
     pub eos_token: String,
     /// The model's own Jinja chat template, if any.
     pub chat_template: Option<String>,
+    /// The longest vocabulary entry in UTF-8 bytes: no token stands for more text than that
+    /// (byte-level BPE spells each byte as one or two bytes, sentencepiece a space as three), so
+    /// a text of `n` bytes has at least `n / max_token_bytes` tokens.
+    pub max_token_bytes: usize,
 }
 
 fn token_text(v: Option<&Value>) -> Option<String> {
@@ -286,9 +290,17 @@ impl TextTokenizer {
                 .map(str::to_string),
             _ => None,
         };
+        let max_token_bytes = inner
+            .get_vocab(true)
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
         Ok(Self {
             inner,
             path,
+            max_token_bytes,
             bos_id,
             eos_ids,
             pad_id,
@@ -312,6 +324,13 @@ impl TextTokenizer {
                 message: e.to_string(),
             })?;
         Ok(enc.get_ids().to_vec())
+    }
+
+    /// A lower bound on the token count of `bytes` bytes of text, without encoding it: lets a
+    /// caller drop a row that is certainly too long before paying for its encoding (about 170
+    /// bytes of memory per character of input).
+    pub fn min_tokens(&self, bytes: usize) -> usize {
+        bytes.div_ceil(self.max_token_bytes)
     }
 
     /// Text of `ids`.

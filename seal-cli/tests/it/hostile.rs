@@ -148,3 +148,38 @@ fn import_gguf_force_replaces_an_earlier_import_and_nothing_else() {
     assert!(stderr(&o).contains("not a folder"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
+
+#[test]
+fn a_huge_record_is_dropped_before_it_is_encoded() {
+    // Two ordinary rows and one 20 MB response (200 MB took tens of GB in the tokenizer before
+    // it was measured against --max-len; the bound now comes first).
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("world/ft.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().take(2).map(str::to_string).collect();
+    let mut huge: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    huge["id"] = "huge".into();
+    huge["response"] = "word ".repeat(4_000_000).into();
+    lines.push(huge.to_string());
+    let data = tmp.path().join("ft.jsonl");
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    let out = tmp.path().join("ft.tok.parquet");
+    let o = seal(&[
+        "data",
+        "tokenize",
+        "--data",
+        data.to_str().unwrap(),
+        "--tokenizer",
+        fixture("world").to_str().unwrap(),
+        "--max-len",
+        "256",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dropped = std::fs::read_to_string(tmp.path().join("ft.tok.dropped.jsonl")).unwrap();
+    assert_eq!(dropped.lines().count(), 1, "{dropped}");
+    assert!(
+        dropped.contains("\"huge\"") && dropped.contains("not encoded"),
+        "{dropped}"
+    );
+}
