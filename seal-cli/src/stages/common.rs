@@ -187,10 +187,11 @@ pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Creates a stage's run folder `out` and records `spec` in `spec_path`. A folder that already
-/// holds a run is refused unless `resume` is set, and then its recorded spec must be `same` as
-/// this one (`what` names the stage in errors).
-pub fn prepare_run_dir<T>(
+/// Checks that `out` may take this run, writing nothing: a folder that already holds a run is
+/// refused unless `resume` is set, and then its recorded spec must be `same` as this one
+/// (`what` names the stage in errors). Call it first; [`record_run_spec`] once the inputs have
+/// loaded, so a run that fails on its inputs leaves `--out` as it was.
+pub fn check_run_dir<T>(
     out: &Path,
     spec_path: &Path,
     spec: &T,
@@ -217,6 +218,11 @@ where
             );
         }
     }
+    Ok(())
+}
+
+/// Creates the run folder `out` and records `spec` in `spec_path` (after [`check_run_dir`]).
+pub fn record_run_spec<T: Serialize>(out: &Path, spec_path: &Path, spec: &T) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_json(spec_path, spec)
 }

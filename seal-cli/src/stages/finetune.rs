@@ -20,8 +20,8 @@ use seal_models::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ModelSource, TemplateChoice, copy_tokenizer, peak_rss, prepare_run_dir, read_records, require_file,
-    tokenize, write_json,
+    ModelSource, TemplateChoice, check_run_dir, copy_tokenizer, peak_rss, read_records, record_run_spec,
+    require_file, tokenize, write_json,
 };
 use super::selection::{Chosen, Method, choose_ids};
 
@@ -112,7 +112,7 @@ pub fn run<B: AutodiffBackend>(
     spec.check()?;
     let started = Instant::now();
     let spec_path = out.join("finetune.json");
-    prepare_run_dir(out, &spec_path, spec, resume, "fine-tuning", |old, new| {
+    check_run_dir(out, &spec_path, spec, resume, "fine-tuning", |old, new| {
         old == new
     })?;
 
@@ -125,14 +125,10 @@ pub fn run<B: AutodiffBackend>(
     } else {
         None
     };
-    let chosen = choose_and_record(spec, &inputs, losses.as_ref(), out)?;
+    let chosen = choose(spec, &inputs, losses.as_ref())?;
     let train = training_records(&inputs.records, inputs.safe.as_deref(), &chosen)?;
     let tokenized = tokenize(&train, &tokenizer, &template, spec.max_len, "training data")?;
     let ids: Vec<String> = tokenized.rows.iter().map(|r| r.id.to_string()).collect();
-    seal_models::io::write_atomic(
-        &out.join("trained_ids.txt"),
-        format!("{}\n", ids.join("\n")).as_bytes(),
-    )?;
 
     let model = match &spec.lora {
         Some(lora) => attach_lora(model, lora, device)?,
@@ -148,6 +144,14 @@ pub fn run<B: AutodiffBackend>(
         }
         None => Sft::new(model, tokenized.examples(), config)?,
     };
+    // Everything the run needs has loaded and the trainer accepted it: only now is --out
+    // touched, so a bad model, data file or setting leaves it as it was.
+    record_run_spec(out, &spec_path, spec)?;
+    write_selection(out, &chosen)?;
+    seal_models::io::write_atomic(
+        &out.join("trained_ids.txt"),
+        format!("{}\n", ids.join("\n")).as_bytes(),
+    )?;
     while !sft.is_done() {
         let report = sft.run_epoch(&mut |step| {
             tracing::debug!(
@@ -202,7 +206,6 @@ pub fn rank<B: AutodiffBackend>(
     device: &B::Device,
 ) -> anyhow::Result<Chosen> {
     spec.check()?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let inputs = Inputs::read(spec)?;
     let losses = if spec.method == Method::LossRank {
         let (tokenizer, template) = tokenizer_and_template(spec)?;
@@ -211,7 +214,36 @@ pub fn rank<B: AutodiffBackend>(
     } else {
         None
     };
-    choose_and_record(spec, &inputs, losses.as_ref(), out)
+    let chosen = choose(spec, &inputs, losses.as_ref())?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_selection(out, &chosen)?;
+    Ok(chosen)
+}
+
+/// The training ids (and ranking) of the spec's method.
+fn choose(
+    spec: &FinetuneSpec,
+    inputs: &Inputs,
+    losses: Option<&HashMap<ExampleId, f32>>,
+) -> anyhow::Result<Chosen> {
+    choose_ids(
+        spec.method,
+        &inputs.records,
+        inputs.safe.as_deref(),
+        inputs.scores.as_deref(),
+        losses,
+        spec.keep,
+        spec.sft.seed,
+    )
+}
+
+/// The method's ranking, as `out/selection.csv`.
+fn write_selection(out: &Path, chosen: &Chosen) -> anyhow::Result<()> {
+    seal_models::io::write_atomic(
+        &out.join("selection.csv"),
+        &super::selection::selection_csv(&chosen.selection)?,
+    )?;
+    Ok(())
 }
 
 /// What a selection reads: D_ft, the safe set and a selector's scores, as the spec names them.
@@ -240,29 +272,6 @@ fn tokenizer_and_template(spec: &FinetuneSpec) -> anyhow::Result<(TextTokenizer,
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
     let template = spec.template.resolve(&tokenizer)?;
     Ok((tokenizer, template))
-}
-
-/// Chooses the training ids and writes the method's ranking to `out/selection.csv`.
-fn choose_and_record(
-    spec: &FinetuneSpec,
-    inputs: &Inputs,
-    losses: Option<&HashMap<ExampleId, f32>>,
-    out: &Path,
-) -> anyhow::Result<Chosen> {
-    let chosen = choose_ids(
-        spec.method,
-        &inputs.records,
-        inputs.safe.as_deref(),
-        inputs.scores.as_deref(),
-        losses,
-        spec.keep,
-        spec.sft.seed,
-    )?;
-    seal_models::io::write_atomic(
-        &out.join("selection.csv"),
-        &super::selection::selection_csv(&chosen.selection)?,
-    )?;
-    Ok(chosen)
 }
 
 /// Per-example loss of the starting model on D_ft (the `loss-rank` baseline), by id.

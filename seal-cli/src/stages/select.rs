@@ -25,7 +25,8 @@ use seal_models::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ModelSource, TemplateChoice, peak_rss, prepare_run_dir, read_records, require_file, tokenize, write_json,
+    ModelSource, TemplateChoice, check_run_dir, peak_rss, read_records, record_run_spec, require_file,
+    tokenize, write_json,
 };
 
 /// Everything a selector run depends on; written to `select.json` as resolved.
@@ -138,7 +139,7 @@ pub fn run<B: AutodiffBackend>(
         old.bilevel.epochs = new.bilevel.epochs;
         &old == new
     };
-    prepare_run_dir(out, &spec_path, spec, resume, "selector", same)?;
+    check_run_dir(out, &spec_path, spec, resume, "selector", same)?;
 
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
@@ -153,17 +154,6 @@ pub fn run<B: AutodiffBackend>(
         spec.max_len,
         "fine-tuning data",
     )?;
-    if !ft.dropped.is_empty() {
-        let lines: Vec<String> = ft
-            .dropped
-            .iter()
-            .map(|d| serde_json::json!({"id": d.id, "length": d.length, "reason": d.reason}).to_string())
-            .collect();
-        seal_models::io::write_atomic(
-            &out.join("dropped_by_length.jsonl"),
-            format!("{}\n", lines.join("\n")).as_bytes(),
-        )?;
-    }
     let ids = ft.ids();
     let tokens_per_epoch = epoch_tokens(&safe, &ft);
 
@@ -200,6 +190,21 @@ pub fn run<B: AutodiffBackend>(
             None => Bilevel::new(spec.bilevel.clone(), ids.clone(), objective)?,
         },
     };
+    // Everything the run needs has loaded and the loop accepted its settings and data: only now
+    // is --out touched, so a bad model or data file (or an empty set) leaves it as it was and
+    // the corrected command is not refused.
+    record_run_spec(out, &spec_path, spec)?;
+    if !ft.dropped.is_empty() {
+        let lines: Vec<String> = ft
+            .dropped
+            .iter()
+            .map(|d| serde_json::json!({"id": d.id, "length": d.length, "reason": d.reason}).to_string())
+            .collect();
+        seal_models::io::write_atomic(
+            &out.join("dropped_by_length.jsonl"),
+            format!("{}\n", lines.join("\n")).as_bytes(),
+        )?;
+    }
     let mut progress = Progress::new(run.config().epochs);
     while !run.is_done() {
         let report = run.run_epoch(&mut progress)?;

@@ -183,3 +183,84 @@ fn a_huge_record_is_dropped_before_it_is_encoded() {
         "{dropped}"
     );
 }
+
+/// `seal select` (small and fast) of the world model into `out`, with `safe` as D_safe.
+fn select_into(out: &Path, model: &Path, safe: &Path, data: &Path) -> std::process::Output {
+    seal(&[
+        "select",
+        "--model",
+        model.to_str().unwrap(),
+        "--safe",
+        safe.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--micro-batch-size",
+        "16",
+        "--quiet",
+    ])
+}
+
+#[test]
+fn select_and_finetune_that_fail_on_their_inputs_leave_out_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("ft.jsonl");
+    let text = std::fs::read_to_string(fixture("world/ft.jsonl")).unwrap();
+    std::fs::write(&data, text.lines().take(32).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let (model, safe) = (fixture("world-model"), fixture("world/safe.jsonl"));
+    let out = tmp.path().join("run");
+    // A model folder that is not one, then an empty D_safe: each fails, and --out is never made.
+    for (model, safe) in [
+        (tmp.path().join("no-model"), safe.clone()),
+        (model.clone(), empty.clone()),
+    ] {
+        let o = select_into(&out, &model, &safe, &data);
+        assert!(!o.status.success());
+        assert!(
+            !out.exists(),
+            "a failed select left {}: {}",
+            out.display(),
+            stderr(&o)
+        );
+    }
+    // The corrected command runs without --resume.
+    let o = select_into(&out, &model, &safe, &data);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let ft_out = tmp.path().join("ft");
+    let finetune = |data: &Path| {
+        seal(&[
+            "finetune",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            ft_out.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--micro-batch-size",
+            "16",
+            "--quiet",
+        ])
+    };
+    let o = finetune(&empty);
+    assert!(!o.status.success());
+    assert!(
+        !ft_out.exists(),
+        "a failed finetune left {}: {}",
+        ft_out.display(),
+        stderr(&o)
+    );
+    let o = finetune(&data);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
