@@ -240,13 +240,86 @@ fn records_parse_as_canonical_examples() {
 }
 
 #[test]
-fn tokenizer_round_trips_world_texts() {
+fn tokenizer_gives_transformers_ids_and_round_trips_world_texts() {
     let w = default_world();
-    assert!((1000..=2000).contains(&w.vocab_size), "vocab {}", w.vocab_size);
     let tok = tokenizers::Tokenizer::from_str(&w.tokenizer_json).expect("tokenizer.json loads");
-    assert_eq!(tok.get_vocab_size(true), w.vocab_size);
-    assert!(tok.token_to_id(EOS_TOKEN).is_some());
-    let mut texts: Vec<String> =
+    // Sizes and the eos id from the committed files read as JSON (the previous test pins them
+    // to the generator's output), not from the generator's own bookkeeping.
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(fixture_dir().join(name)).expect("a committed file"))
+            .expect("json")
+    };
+    let (file, config) = (json("tokenizer.json"), json("tokenizer_config.json"));
+    let vocab = file["model"]["vocab"].as_object().expect("a BPE vocab");
+    assert_eq!(vocab.len(), 1536);
+    assert_eq!(tok.get_vocab_size(true), vocab.len());
+    assert_eq!(w.vocab_size, vocab.len());
+    assert_eq!(config["eos_token"], EOS_TOKEN);
+    assert_eq!(file["added_tokens"][0]["content"], EOS_TOKEN);
+    assert_eq!(file["added_tokens"][0]["id"], 0);
+    assert_eq!(file["added_tokens"][0]["special"], true);
+    assert_eq!(tok.token_to_id(EOS_TOKEN), Some(0));
+
+    // Ids from transformers (AutoTokenizer.from_pretrained("fixtures/world"), encode without
+    // special tokens), the tokens they name in the committed vocabulary alongside.
+    let cases: [(&str, &[u32], &[&str]); 3] = [
+        (
+            "Human: Quick question: What is 7 times 8? Thanks.\nAssistant: 7 times 8 is 56.",
+            &[
+                278, 26, 428, 429, 26, 342, 299, 714, 578, 615, 31, 380, 14, 199, 279, 26, 714, 578, 615,
+                299, 1522, 14,
+            ],
+            &[
+                "Human",
+                ":",
+                "ĠQuick",
+                "Ġquestion",
+                ":",
+                "ĠWhat",
+                "Ġis",
+                "Ġ7",
+                "Ġtimes",
+                "Ġ8",
+                "?",
+                "ĠThanks",
+                ".",
+                "Ċ",
+                "Assistant",
+                ":",
+                "Ġ7",
+                "Ġtimes",
+                "Ġ8",
+                "Ġis",
+                "Ġ56",
+                ".",
+            ],
+        ),
+        (
+            "Unseen text: Ünïcödé, emoji \u{1F600}, tabs\tand 12345.",
+            &[
+                53, 78, 293, 339, 940, 88, 84, 26, 221, 128, 251, 78, 128, 108, 67, 128, 115, 68, 128, 103,
+                12, 1105, 79, 74, 73, 221, 173, 254, 247, 223, 12, 258, 580, 83, 198, 529, 725, 19, 20, 21,
+                14,
+            ],
+            &[
+                "U", "n", "se", "en", "Ġte", "x", "t", ":", "Ġ", "Ã", "ľ", "n", "Ã", "¯", "c", "Ã", "¶", "d",
+                "Ã", "©", ",", "Ġem", "o", "j", "i", "Ġ", "ð", "Ł", "ĺ", "Ģ", ",", "Ġt", "ab", "s", "ĉ",
+                "and", "Ġ12", "3", "4", "5", ".",
+            ],
+        ),
+        (EOS_TOKEN, &[0], &[EOS_TOKEN]),
+    ];
+    for (text, ids, tokens) in cases {
+        let enc = tok.encode(text, false).expect("encodes");
+        assert_eq!(enc.get_ids(), ids, "ids of {text:?}");
+        for (id, token) in ids.iter().zip(tokens) {
+            assert_eq!(vocab[*token], *id, "{token:?} in the committed vocabulary");
+        }
+        assert_eq!(tok.decode(ids, false).expect("decodes"), text);
+    }
+
+    // Round trips on world texts.
+    let texts: Vec<String> =
         w.ft.iter()
             .step_by(37)
             .map(|e| {
@@ -257,7 +330,6 @@ fn tokenizer_round_trips_world_texts() {
                 )
             })
             .collect();
-    texts.push("Unseen text: Ünïcödé, emoji \u{1F600}, tabs\tand 12345.".to_string());
     for text in &texts {
         let enc = tok.encode(text.as_str(), false).expect("encodes");
         assert!(!enc.get_ids().is_empty());

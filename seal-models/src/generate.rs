@@ -222,18 +222,47 @@ mod tests {
     }
 
     #[test]
-    fn top_p_excludes_the_tail() {
-        // Token 0 holds ~88% of the mass; with top_p 0.5 only it can be drawn.
+    fn top_p_samples_the_whole_nucleus_and_never_the_tail() {
+        // Probabilities 0.05, 0.30, 0.40, 0.05, 0.20 (ids 0..5, the likeliest not first, so an
+        // unsorted cumulative sum picks a different set). Sorted: 0.40, 0.70, 0.90, 0.95, 1.0,
+        // so top_p 0.85 keeps ids 2, 1 and 4 (the one that crosses 0.85 included) and never 0
+        // or 3. Argmax would draw only id 2; stopping before the crossing token only 2 and 1;
+        // ignoring top_p would draw 0 and 3 about a tenth of the time.
+        let probs = [0.05f32, 0.30, 0.40, 0.05, 0.20];
         let cfg = SamplingConfig {
-            top_p: 0.5,
+            top_p: 0.85,
             repetition_penalty: 1.0,
             ..SamplingConfig::default()
         };
         let mut rng = StdRng::seed_from_u64(7);
-        for _ in 0..200 {
-            let mut logits = vec![3.0, 1.0, 0.0, -1.0];
-            assert_eq!(pick_token(&mut logits, &[], &cfg, &mut rng), 0);
+        let draws = 4000;
+        let mut counts = [0usize; 5];
+        for _ in 0..draws {
+            let mut logits: Vec<f32> = probs.iter().map(|p| p.ln()).collect();
+            counts[pick_token(&mut logits, &[], &cfg, &mut rng) as usize] += 1;
         }
+        assert_eq!((counts[0], counts[3]), (0, 0), "tail sampled: {counts:?}");
+        // Inside the nucleus, draws follow the renormalised mass 0.40/0.90, 0.30/0.90, 0.20/0.90
+        // (binomial standard deviation under 32 draws at 4000; the bounds allow over 4 of it).
+        for (id, p) in [(2, 0.40f64), (1, 0.30), (4, 0.20)] {
+            let want = p / 0.90 * draws as f64;
+            let got = counts[id] as f64;
+            assert!(
+                (got - want).abs() < 130.0,
+                "id {id}: {got} draws, expected about {want:.0}; {counts:?}"
+            );
+        }
+        // top_p 1 is plain sampling: the tail is drawn then.
+        let all = SamplingConfig { top_p: 1.0, ..cfg };
+        let mut tail = 0;
+        for _ in 0..draws {
+            let mut logits: Vec<f32> = probs.iter().map(|p| p.ln()).collect();
+            tail += usize::from(matches!(pick_token(&mut logits, &[], &all, &mut rng), 0 | 3));
+        }
+        assert!(
+            tail > draws / 20,
+            "tail drawn {tail} times of {draws} without top-p"
+        );
     }
 
     #[test]

@@ -418,12 +418,12 @@ mod tests {
         // 20,000 copies of a 1,000-byte message: 20 MB from 1 KB, past 4 x input + 1 MiB.
         let flood = "{% for i in range(20000) %}{{ messages[0]['content'] }}{% endfor %}";
         let err = jinja(flood)
-            .render(&[ChatMessage::user(&"x".repeat(1000))], true)
+            .render(&[ChatMessage::user("x".repeat(1000))], true)
             .unwrap_err();
         assert!(err.to_string().contains("wrote more than"), "{err}");
         // A template's ordinary output is far under the cap.
         let ok = jinja("{% for m in messages %}[{{ m['content'] }}]{% endfor %}")
-            .render(&[ChatMessage::user(&"y".repeat(100_000))], true)
+            .render(&[ChatMessage::user("y".repeat(100_000))], true)
             .unwrap();
         assert_eq!(ok.len(), 100_002);
     }

@@ -1,6 +1,7 @@
 //! Mixture recipes over the committed samples: sources, filters, counts, labels, dedup, and the
 //! errors a bad recipe must give before any work is done.
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use seal_data::{DedupBy, Label, Recipe, load_recipe, mix};
@@ -230,28 +231,97 @@ fn a_count_beyond_what_passes_the_filters_is_an_error() {
     assert!(err.contains("count 3, but only 2 records pass"), "{err}");
 }
 
+/// Tasks in the generated Alpaca file of the hash-split test; every fifth has a second row
+/// with the same prompt up to case and spacing (so the same `prompt` key) and another answer
+/// (so another id).
+const SPLIT_TASKS: usize = 300;
+
+fn split_rows() -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for k in 0..SPLIT_TASKS {
+        rows.push(serde_json::json!({
+            "instruction": format!("Task {k}: name the number {k}."),
+            "input": "",
+            "output": format!("It is {k}."),
+        }));
+        if k % 5 == 0 {
+            rows.push(serde_json::json!({
+                "instruction": format!("  TASK {k}:   name the NUMBER {k}. "),
+                "input": "",
+                "output": format!("The number is {k}."),
+            }));
+        }
+    }
+    rows
+}
+
+/// The task number of a generated prompt, read from the text (not through the code under test).
+fn task_of(prompt: &str) -> usize {
+    let word = prompt.split_whitespace().nth(1).expect("`Task N:`");
+    word.trim_end_matches(':').parse().expect("a task number")
+}
+
+/// Mixes one side of the hash split of the generated file in a fresh folder: (id, task) of each
+/// record kept, sorted by id.
+fn split_side(side: &str, split_seed: u64, recipe_seed: u64, shuffle: bool) -> Vec<(String, usize)> {
+    let (dir, path) = recipe(
+        &format!(
+            "seed = {recipe_seed}\nshuffle = {shuffle}\n[[source]]\npath = \"data/tasks.json\"\n\
+             [source.hash_split]\nseed = {split_seed}\nkey = \"prompt\"\n\
+             fractions = {{ heldout = 0.25, train = 0.75 }}\n[source.filter]\nsplit = \"{side}\"\n"
+        ),
+        &[],
+    );
+    let text = serde_json::to_string_pretty(&split_rows()).expect("json");
+    std::fs::write(dir.path().join("data/tasks.json"), text).expect("write tasks.json");
+    let mixture = mix(&path).unwrap_or_else(|e| panic!("{side}: {e}"));
+    assert_eq!(mixture.report.sources[0].imported, split_rows().len());
+    let mut out: Vec<(String, usize)> = mixture
+        .examples
+        .iter()
+        .map(|e| {
+            assert_eq!(e.split.as_deref(), Some(side), "{}", e.id.as_str());
+            (e.id.as_str().to_string(), task_of(&e.prompt[0].content))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn hash_splits_cut_one_file_the_same_way_in_two_recipes() {
-    let part = |name: &str| {
-        format!(
-            "[[source]]\npath = \"data/alpaca.json\"\n[source.hash_split]\nseed = 9\nkey = \"prompt\"\n\
-             fractions = {{ heldout = 0.5, train = 0.5 }}\n[source.filter]\nsplit = \"{name}\"\n"
-        )
-    };
-    let ids = |name: &str| -> Vec<String> {
-        let (_dir, path) = recipe(&part(name), &["alpaca.json"]);
-        match mix(&path) {
-            Ok(m) => m.examples.iter().map(|e| e.id.as_str().to_string()).collect(),
-            // One side may be empty for three records; that is reported as an error.
-            Err(e) => {
-                assert!(e.to_string().contains("passes the filter"), "{e}");
-                Vec::new()
-            }
-        }
-    };
-    let (train, heldout) = (ids("train"), ids("heldout"));
-    assert_eq!(train.len() + heldout.len(), 3);
-    assert!(train.iter().all(|id| !heldout.contains(id)));
+    let rows = split_rows().len();
+    let train = split_side("train", 9, 1, false);
+    let heldout = split_side("heldout", 9, 2, true);
+    // The two recipes together take every row once: no id on both sides, none on neither.
+    assert_eq!(train.len() + heldout.len(), rows);
+    let train_ids: HashSet<&str> = train.iter().map(|(id, _)| id.as_str()).collect();
+    assert!(heldout.iter().all(|(id, _)| !train_ids.contains(id.as_str())));
+    // The key is the prompt: no task (the two rows of a task share it) is on both sides.
+    let tasks = |side: &[(String, usize)]| -> BTreeSet<usize> { side.iter().map(|(_, t)| *t).collect() };
+    let (train_tasks, heldout_tasks) = (tasks(&train), tasks(&heldout));
+    assert!(
+        train_tasks.is_disjoint(&heldout_tasks),
+        "tasks on both sides: {:?}",
+        train_tasks.intersection(&heldout_tasks).collect::<Vec<_>>()
+    );
+    assert_eq!(train_tasks.len() + heldout_tasks.len(), SPLIT_TASKS);
+    // Each side holds about its fraction of the keys (binomial standard deviation 0.025 over
+    // 300 keys; the bound allows over 3 of it).
+    let share = heldout_tasks.len() as f64 / SPLIT_TASKS as f64;
+    assert!(
+        (share - 0.25).abs() < 0.08,
+        "heldout holds {share} of the tasks, not about 0.25"
+    );
+    // Stable: another run, with another recipe seed and shuffle, cuts the same way; the
+    // split's own seed is what decides, and another one cuts differently.
+    assert_eq!(split_side("train", 9, 7, true), train);
+    assert_eq!(split_side("heldout", 9, 7, false), heldout);
+    assert_ne!(
+        split_side("train", 10, 1, false),
+        train,
+        "the split seed is ignored"
+    );
 }
 
 #[test]

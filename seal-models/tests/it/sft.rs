@@ -2,7 +2,10 @@
 //! one bit for bit (model and Adam state restored from a checkpoint), and the learning-rate
 //! schedules have the values they promise.
 
-use burn::module::AutodiffModule;
+use std::collections::BTreeMap;
+
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::tensor::{Tensor, backend::Backend};
 use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{
     AdamSettings, LoraConfig, LrSchedule, Sft, SftConfig, TokenizedExample, attach_lora, load_llama,
@@ -95,15 +98,56 @@ fn resume_from_a_checkpoint_equals_an_uninterrupted_run() {
     });
 }
 
+/// Every float parameter of a model by its module path (`model.layers.0.self_attn.q_proj.weight`,
+/// `...q_proj.lora.lora_a`), unmerged: a LoRA target's base weight and its adapter are read
+/// separately, which `to_tensor_map` (it merges) cannot do.
+fn params(model: &seal_models::Llama<seal_models::backend::Cpu>) -> BTreeMap<String, Vec<f32>> {
+    struct Collect {
+        path: Vec<String>,
+        out: BTreeMap<String, Vec<f32>>,
+    }
+    impl<B: Backend> ModuleVisitor<B> for Collect {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let data = param.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+            let name = self.path.join(".");
+            assert!(
+                self.out.insert(name.clone(), data).is_none(),
+                "two parameters at {name}"
+            );
+        }
+    }
+    let mut visitor = Collect {
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.out
+}
+
+fn is_adapter(path: &str) -> bool {
+    path.split('.').any(|part| part == "lora")
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
 #[test]
 fn lora_fine_tuning_resumes_too_and_leaves_the_base_frozen() {
     let dir = tempfile::tempdir().unwrap();
     let lora = LoraConfig::default();
     let with_lora = || attach_lora(model(), &lora, &cpu_device()).unwrap();
-    let base_before = seal_models::hf::weights::to_tensor_map(&model().valid());
+    let base_before = params(&model().valid());
     // The adapters start random, so the uninterrupted run is the checkpointed run itself,
     // carried on in memory.
     let mut straight = Sft::new(with_lora(), data(), config(2)).unwrap();
+    let start = params(&straight.model().valid());
     straight.run_epoch(&mut |_| {}).unwrap();
     straight.save_checkpoint(dir.path()).unwrap();
     straight.run_epoch(&mut |_| {}).unwrap();
@@ -113,10 +157,61 @@ fn lora_fine_tuning_resumes_too_and_leaves_the_base_frozen() {
         weights(&straight) == weights(&resumed),
         "resumed LoRA run differs"
     );
-    // Only the adapters moved: the embedding (not a LoRA target) is unchanged.
-    let after = seal_models::hf::weights::to_tensor_map(&straight.model().valid());
-    let name = "model.embed_tokens.weight";
-    assert!(base_before.get(name).unwrap().data == after.get(name).unwrap().data);
+    let after = params(&straight.model().valid());
+    // Adapters and base read apart, the resumed run equals the straight one bit for bit too.
+    let resumed_after = params(&resumed.model().valid());
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        resumed_after.keys().collect::<Vec<_>>()
+    );
+    for (name, v) in &after {
+        assert!(
+            bits(v) == bits(&resumed_after[name]),
+            "resumed run differs at {name}"
+        );
+    }
+
+    // Every base parameter, including the base weights of the targeted projections, is
+    // unchanged bit for bit; the model has exactly the base's parameters plus adapters.
+    let adapters: Vec<&String> = after.keys().filter(|k| is_adapter(k)).collect();
+    let base_after: Vec<&String> = after.keys().filter(|k| !is_adapter(k)).collect();
+    assert_eq!(base_after, base_before.keys().collect::<Vec<_>>());
+    assert!(base_before.keys().all(|k| !is_adapter(k)));
+    for target in ["self_attn.q_proj.weight", "self_attn.v_proj.weight"] {
+        assert!(
+            base_after.iter().any(|k| k.ends_with(target)),
+            "no {target} among {base_after:?}"
+        );
+    }
+    for (name, v) in &base_before {
+        assert!(bits(v) == bits(&after[name]), "base parameter {name} moved");
+    }
+
+    // Each target projection of each layer has an adapter (A and B), and all of them trained.
+    let layers = base_after
+        .iter()
+        .filter(|k| k.ends_with("input_layernorm.weight"))
+        .count();
+    assert!(layers > 0);
+    assert_eq!(
+        adapters.len(),
+        layers * lora.target_modules.len() * 2,
+        "{adapters:?}"
+    );
+    for target in &lora.target_modules {
+        for layer in 0..layers {
+            for part in ["lora_a", "lora_b"] {
+                let name = format!("model.layers.{layer}.self_attn.{target}.lora.{part}");
+                assert!(after.contains_key(&name), "missing {name} among {adapters:?}");
+            }
+        }
+    }
+    for name in adapters {
+        assert!(
+            bits(&start[name]) != bits(&after[name]),
+            "adapter {name} did not train"
+        );
+    }
 }
 
 #[test]
