@@ -166,6 +166,9 @@ fn tokenize_one(example: &Example, tokenizer: &TextTokenizer, options: &Tokenize
     let mut input_ids = prompt_ids(example, tokenizer, &options.template)?;
     let prompt_len = input_ids.len();
     let mut answer = tokenizer.encode(response, false).map_err(wrap)?;
+    // Checked before the eos goes on: a row whose only target is the eos teaches nothing but
+    // to stop, and was kept that way while the check came after it.
+    let empty = answer.is_empty();
     if let Some(&eos) = tokenizer.eos_ids.first() {
         answer.push(eos);
     }
@@ -178,7 +181,7 @@ fn tokenize_one(example: &Example, tokenizer: &TextTokenizer, options: &Tokenize
             reason,
         }))
     };
-    if answer.is_empty() {
+    if empty {
         return dropped("empty response".to_string());
     }
     if length > options.max_len {

@@ -358,3 +358,14 @@ fn model_template_rows_are_the_transformers_prompt_then_response_then_eos() {
     assert_eq!(row.tokens.loss_mask, mask(prompt.len(), answer.len() + 1));
     assert_eq!(prompt_ids(&example, &tok, &template).expect("prompt ids"), prompt);
 }
+
+#[test]
+fn an_empty_response_is_dropped_not_trained_on_its_eos_alone() {
+    let mut examples = world_ft(2);
+    examples[1].response = Some(String::new());
+    let tokenized = tokenize_examples(&examples, &tokenizer(), &options(4096)).expect("tokenize");
+    assert_eq!(tokenized.rows.len(), 1);
+    assert_eq!(tokenized.dropped.len(), 1);
+    assert_eq!(tokenized.dropped[0].id, examples[1].id);
+    assert_eq!(tokenized.dropped[0].reason, "empty response");
+}
