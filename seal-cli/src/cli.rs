@@ -176,7 +176,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Prompts per batch for --prompts.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     pub batch_size: usize,
     /// Wrap the prompt in the model's own chat template (else the SEAL reference template
     /// `Human: {prompt}\nAssistant: `).
@@ -530,7 +530,7 @@ pub struct JudgeArgs {
     #[arg(long, default_value_t = 1000)]
     pub resamples: usize,
     /// Comparisons per judge call.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     pub batch_size: usize,
 }
 
@@ -568,7 +568,7 @@ pub struct JudgeTrainArgs {
     #[arg(long, default_value_t = 8)]
     pub epochs: usize,
     /// Pairs per Adam step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     pub batch_size: usize,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
@@ -618,4 +618,9 @@ pub struct AblateArgs {
     /// ones continue from their checkpoints.
     #[arg(long)]
     pub resume: bool,
+}
+
+/// A count that must be at least 1 (a batch of zero would loop or divide by zero later).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }

@@ -88,7 +88,7 @@ impl<T> ParquetSink<T> {
             .schema()
             .as_ref()
             .clone();
-        let tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(write_err)?;
+        let tmp = output_temp_file(parent_dir(path)).map_err(write_err)?;
         let file = tmp.as_file().try_clone().map_err(write_err)?;
         let writer = ParquetWriter::new(file)
             .batched(&schema)
@@ -296,7 +296,7 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(write_err)?;
+    let mut tmp = output_temp_file(parent_dir(path)).map_err(write_err)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(write_err)?;
     // On error the NamedTempFile is dropped, which deletes it: nothing partial is left behind.
@@ -306,6 +306,19 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> Result<
 
 /// The folder a temporary sibling of `path` goes in (the same filesystem, so the final rename
 /// is atomic).
+/// A temporary file in `dir` that is renamed into place as an output: created with an ordinary
+/// file's mode (0666 less the umask), not tempfile's private 0600, so a written table is as
+/// readable as any other file the user makes.
+pub(crate) fn output_temp_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

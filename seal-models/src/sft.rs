@@ -93,7 +93,11 @@ impl Default for SftConfig {
 }
 
 impl SftConfig {
-    fn validate(&self) -> Result<()> {
+    /// Checks every setting before anything runs.
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, reason: &str| {
             Err(ModelError::Input(format!(
                 "fine-tuning setting `{field}`: {reason}"
@@ -102,8 +106,11 @@ impl SftConfig {
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1");
         }
-        if self.batch_size == 0 || self.micro_batch_size == 0 {
-            return bad("batch_size", "batch sizes must be at least 1");
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if self.micro_batch_size == 0 {
+            return bad("micro_batch_size", "must be at least 1");
         }
         if !(self.adam.lr.is_finite() && self.adam.lr > 0.0) {
             return bad("adam.lr", "must be a positive number");

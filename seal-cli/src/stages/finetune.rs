@@ -77,6 +77,7 @@ impl FinetuneSpec {
         if let Some(lora) = &self.lora {
             lora.validate()?;
         }
+        self.sft.validate()?;
         Ok(())
     }
 }

@@ -67,6 +67,16 @@ impl SelectSpec {
             bail!("keep share p = {} is outside (0, 1]", self.keep);
         }
         self.bilevel.validate()?;
+        // Checked here, not found at the first step: a NaN rate only shows as a NaN loss.
+        if !(self.model_adam.lr.is_finite() && self.model_adam.lr > 0.0) {
+            bail!(
+                "the model learning rate --lr = {} must be a positive number",
+                self.model_adam.lr
+            );
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
+            bail!("--clip-norm = {} must be a positive number", self.clip_norm);
+        }
         if let Some(lora) = &self.lora {
             lora.validate()?;
         }

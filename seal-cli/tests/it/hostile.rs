@@ -264,3 +264,89 @@ fn select_and_finetune_that_fail_on_their_inputs_leave_out_untouched() {
     let o = finetune(&data);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn settings_that_cannot_work_are_refused_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, safe, data) = (
+        fixture("world-model"),
+        fixture("world/safe.jsonl"),
+        fixture("world/ft.jsonl"),
+    );
+    let out = tmp.path().join("run");
+    let select = |extra: &[&str]| {
+        let mut args = vec![
+            "select",
+            "--model",
+            model.to_str().unwrap(),
+            "--safe",
+            safe.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        seal(&args)
+    };
+    for (flags, needle) in [
+        (&["--lr", "NaN"][..], "--lr = NaN"),
+        (&["--lr=-1"][..], "positive"),
+        (&["--epochs", "0"][..], "epochs"),
+        (&["--micro-batch-size", "0"][..], "micro_batch_size"),
+    ] {
+        let o = select(flags);
+        assert!(!o.status.success(), "{flags:?} accepted");
+        assert!(stderr(&o).contains(needle), "{flags:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{flags:?} left {}", out.display());
+    }
+    let o = seal(&[
+        "finetune",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--micro-batch-size",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("`micro_batch_size`"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let o = seal(&[
+        "judge",
+        "--candidate",
+        "a",
+        "--reference",
+        "b",
+        "--out",
+        "c",
+        "--batch-size",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--batch-size"), "{}", stderr(&o));
+}
+
+#[test]
+fn written_tables_are_as_readable_as_any_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.parquet");
+    let o = seal(&[
+        "data",
+        "import",
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../seal-data/tests/samples/alpaca.jsonl")
+            .to_string_lossy(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A file made the ordinary way under the same umask.
+    let plain = tmp.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), mode(&plain), "not tempfile's private 0600");
+}

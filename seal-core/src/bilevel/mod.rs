@@ -137,6 +137,13 @@ impl BilevelConfig {
         };
         positive("batch_size", self.batch_size)?;
         positive("micro_batch_size", self.micro_batch_size)?;
+        // Zero epochs would "succeed" with the untrained, all-equal ranking.
+        if self.epochs == 0 {
+            return Err(CoreError::BilevelParam {
+                field: "epochs",
+                reason: "must be > 0",
+            });
+        }
         if let Algorithm::Alg1 { inner_steps, .. } = self.algorithm {
             positive("inner_steps", inner_steps)?;
         }

@@ -799,14 +799,8 @@ impl World {
                 path: path.clone(),
                 source,
             };
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
-            // Temporary files are created 0600; the fixtures are ordinary, readable files.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                let readable = std::fs::Permissions::from_mode(0o644);
-                tmp.as_file().set_permissions(readable).map_err(write_err)?;
-            }
+            // The fixtures are ordinary, readable files, not tempfile's private 0600.
+            let mut tmp = crate::io::output_temp_file(dir).map_err(write_err)?;
             tmp.write_all(&bytes).map_err(write_err)?;
             tmp.as_file().sync_all().map_err(write_err)?;
             tmp.persist(&path).map_err(|e| write_err(e.error))?;
