@@ -116,6 +116,11 @@ pub fn run<B: AutodiffBackend>(
     check_run_dir(out, &spec_path, spec, resume, "fine-tuning", |old, new| {
         old == new
     })?;
+    if resume {
+        // A kill mid-write leaves a temporary file; the run restarts from its last complete
+        // checkpoint, without it.
+        seal_models::io::remove_stale_temp_files(out)?;
+    }
 
     let (tokenizer, template) = tokenizer_and_template(spec)?;
     let inputs = Inputs::read(spec)?;

@@ -150,6 +150,11 @@ pub fn run<B: AutodiffBackend>(
         &old == new
     };
     check_run_dir(out, &spec_path, spec, resume, "selector", same)?;
+    if resume {
+        // A kill mid-write leaves a temporary file; the run restarts from its last complete
+        // checkpoint, without it.
+        seal_models::io::remove_stale_temp_files(out)?;
+    }
 
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;

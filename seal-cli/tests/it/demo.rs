@@ -29,9 +29,28 @@ fn spawn_demo(out: &Path) -> Child {
     cmd.spawn().expect("seal demo starts")
 }
 
+/// Processes other than this test whose command line names `out` (the demo's stage children).
+fn processes_naming(out: &Path) -> Vec<u32> {
+    let needle = out.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
 /// Waits until a file matching `stage*/checkpoints/epoch-0001/state.json` exists under
-/// `out/stages`, then kills the whole process group.
-fn kill_after_first_checkpoint(mut child: Child, out: &Path, stage: &str) {
+/// `out/stages`, then kills the whole process group, or with `parent_only` the `seal demo`
+/// process alone (its running stage child must then end by itself).
+fn kill_after_first_checkpoint(child: Child, out: &Path, stage: &str) {
+    kill_at_first_checkpoint(child, out, stage, false);
+}
+
+fn kill_at_first_checkpoint(mut child: Child, out: &Path, stage: &str, parent_only: bool) {
     let started = Instant::now();
     loop {
         let hit = std::fs::read_dir(out.join("stages")).ok().is_some_and(|dirs| {
@@ -52,12 +71,25 @@ fn kill_after_first_checkpoint(mut child: Child, out: &Path, stage: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pgid = child.id().to_string();
+    let pid = child.id().to_string();
+    let target = if parent_only { pid } else { format!("-{pid}") };
     Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
+        .args(["-KILL", "--", &target])
         .status()
         .expect("kill runs");
     let _ = child.wait();
+    if parent_only {
+        // The orphaned stage notices within a fraction of a second and exits.
+        let started = Instant::now();
+        while !processes_naming(out).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "stage processes outlived their parent: {:?}",
+                processes_naming(out)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 #[test]
@@ -166,6 +198,52 @@ fn quick_demo_reports_computed_numbers_and_resumes_after_a_kill_to_the_same_resu
         assert!(resumed.status.success(), "{}", stderr(&resumed));
         assert_eq!(results(&dir), csv, "killed during {stage}, resumed");
     }
+    // Only the parent killed, during fine-tuning: its stage child ends with it, and a resume
+    // gives the same results.
+    let dir = tmp.path().join("killed-parent");
+    kill_at_first_checkpoint(spawn_demo(&dir), &dir, "finetune-", true);
+    let resumed = seal(&[
+        "demo",
+        "--quick",
+        "--quiet",
+        "--resume",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(results(&dir), csv, "parent killed during fine-tuning, resumed");
+}
+
+#[test]
+fn a_second_ablation_on_a_busy_folder_is_refused_with_the_holders_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("busy");
+    let first = spawn_demo(&out);
+    let lock = out.join(".seal-lock");
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no lock file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = seal(&[
+        "demo",
+        "--quick",
+        "--quiet",
+        "--resume",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let pid = first.id();
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .expect("kill runs");
+    assert!(!second.status.success(), "two runs on one folder");
+    assert!(
+        stderr(&second).contains(&format!("in use by another seal process (pid {pid})")),
+        "{}",
+        stderr(&second)
+    );
 }
 
 fn write_plan(dir: &Path, text: &str) -> std::path::PathBuf {
