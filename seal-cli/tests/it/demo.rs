@@ -218,7 +218,7 @@ fn quick_demo_reports_computed_numbers_and_resumes_after_a_kill_to_the_same_resu
 fn a_second_ablation_on_a_busy_folder_is_refused_with_the_holders_pid() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("busy");
-    let first = spawn_demo(&out);
+    let mut first = spawn_demo(&out);
     let lock = out.join(".seal-lock");
     let started = Instant::now();
     while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
@@ -238,6 +238,7 @@ fn a_second_ablation_on_a_busy_folder_is_refused_with_the_holders_pid() {
         .args(["-KILL", "--", &format!("-{pid}")])
         .status()
         .expect("kill runs");
+    let _ = first.wait();
     assert!(!second.status.success(), "two runs on one folder");
     assert!(
         stderr(&second).contains(&format!("in use by another seal process (pid {pid})")),

@@ -2,6 +2,7 @@
 //! the real files in `../shared/data` (a missing one fails the test unless
 //! `SEAL_NO_SHARED_DATA=1` says the checkout has none).
 
+mod arbitrary;
 mod errors;
 mod formats;
 mod mix;

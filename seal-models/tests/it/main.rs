@@ -1,5 +1,6 @@
 //! Integration tests of seal-models (one binary, one link step).
 
+mod arbitrary;
 mod bad_input;
 mod common;
 mod fused;
