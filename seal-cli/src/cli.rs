@@ -125,6 +125,10 @@ pub struct DataImportArgs {
     /// Where rejected rows go (default: OUT with `.rejects.jsonl`).
     #[arg(long)]
     pub rejects: Option<PathBuf>,
+    /// Longest record accepted, in bytes of prompt and response text (default 64 MiB); a longer
+    /// one is an error naming its row, or a reject with --skip-invalid.
+    #[arg(long, default_value_t = seal_data::DEFAULT_MAX_RECORD_BYTES, value_parser = at_least_one())]
+    pub max_record_bytes: usize,
     /// Generic format: the prompt field (a string or a list of {role, content}).
     #[arg(long, default_value = "prompt")]
     pub prompt_field: String,

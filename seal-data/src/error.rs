@@ -90,6 +90,22 @@ pub enum DataError {
         /// What is wrong (`missing`, `expected a string`, ...).
         problem: String,
     },
+    /// A record over [`crate::ImportOptions::max_record_bytes`].
+    #[error(
+        "{path}:{pos}: record {id} holds {bytes} bytes of text, over the limit of {limit} (--max-record-bytes)"
+    )]
+    RecordTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Where the record is.
+        pos: Position,
+        /// The record's id.
+        id: ExampleId,
+        /// Its prompt and response text, in bytes.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Two records carry the same id.
     #[error("{path}:{pos}: duplicate id {id} (first seen in {first})")]
     DuplicateId {

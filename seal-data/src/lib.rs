@@ -44,8 +44,8 @@ pub mod world;
 
 pub use error::{DataError, Position, Result};
 pub use import::{
-    FieldMapping, Format, HhSide, ImportOptions, Imported, Reject, StreamReport, detect_format, import_file,
-    import_files, import_jsonl_chunks, write_rejects,
+    DEFAULT_MAX_RECORD_BYTES, FieldMapping, Format, HhSide, ImportOptions, Imported, Reject, StreamReport,
+    detect_format, import_file, import_files, import_jsonl_chunks, write_rejects,
 };
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{

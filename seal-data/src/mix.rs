@@ -329,6 +329,7 @@ fn options(source: &SourceSpec) -> Result<ImportOptions> {
         hh_side,
         skip_invalid: source.skip_invalid,
         mapping,
+        ..ImportOptions::default()
     })
 }
 

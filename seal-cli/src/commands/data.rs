@@ -82,6 +82,7 @@ fn import_options(args: &DataImportArgs) -> anyhow::Result<ImportOptions> {
         label,
         hh_side,
         skip_invalid: args.skip_invalid,
+        max_record_bytes: args.max_record_bytes,
         mapping: FieldMapping {
             prompt: args.prompt_field.clone(),
             response: Some(args.response_field.clone()),

@@ -350,3 +350,59 @@ fn written_tables_are_as_readable_as_any_file() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&out), mode(&plain), "not tempfile's private 0600");
 }
+
+#[test]
+fn a_record_over_the_size_limit_is_an_error_naming_its_row_or_a_reject() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("big.jsonl");
+    let long = "z".repeat(5000);
+    std::fs::write(
+        &input,
+        format!(
+            "{{\"instruction\": \"short\", \"input\": \"\", \"output\": \"fine\"}}\n{{\"instruction\": \"long\", \"input\": \"\", \"output\": \"{long}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out.parquet");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "data".to_string(),
+            "import".into(),
+            input.to_string_lossy().into_owned(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+            "--max-record-bytes".into(),
+            "1000".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        seal(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(&[]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("big.jsonl:line 2") && err.contains("over the limit of 1000"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = run(&["--skip-invalid"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rejects = std::fs::read_to_string(tmp.path().join("out.rejects.jsonl")).unwrap();
+    assert!(
+        rejects.contains("over the limit") && rejects.len() < 2000,
+        "{rejects}"
+    );
+    // The default (64 MiB) takes it.
+    let o = seal(&[
+        "data",
+        "import",
+        input.to_str().unwrap(),
+        "--out",
+        tmp.path().join("all.parquet").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -171,8 +171,13 @@ impl Default for FieldMapping {
     }
 }
 
+/// The default [`ImportOptions::max_record_bytes`]: 64 MiB of text, some 16M tokens, past any
+/// context window; a record this large is a mistake or an attack, and tokenizing it would cost
+/// about 170 bytes of memory per character.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 20;
+
 /// How to import.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Force a format instead of detecting it.
     pub format: Option<Format>,
@@ -186,6 +191,23 @@ pub struct ImportOptions {
     pub skip_invalid: bool,
     /// Field names for [`Format::Generic`].
     pub mapping: FieldMapping,
+    /// Longest record accepted, in bytes of prompt and response text; a longer one is an error
+    /// naming its row (a reject under `skip_invalid`).
+    pub max_record_bytes: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            source: None,
+            label: None,
+            hh_side: HhSide::default(),
+            skip_invalid: false,
+            mapping: FieldMapping::default(),
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
 }
 
 /// A row left out under [`ImportOptions::skip_invalid`].
@@ -594,6 +616,21 @@ fn admit(
     ids: &mut IdBook,
     rejects: &mut Vec<Reject>,
 ) -> Result<Option<Example>> {
+    let bytes = example.prompt.iter().map(|m| m.content.len()).sum::<usize>()
+        + example.response.as_ref().map_or(0, String::len);
+    if bytes > options.max_record_bytes {
+        let error = DataError::RecordTooLarge {
+            path: path.to_path_buf(),
+            pos,
+            id: example.id,
+            bytes,
+            limit: options.max_record_bytes,
+        };
+        // The raw row is as large as the record: the reject keeps only its start.
+        let raw: String = raw.chars().take(200).collect();
+        reject_or_fail(path, pos, error, raw, options, rejects)?;
+        return Ok(None);
+    }
     if let Err(first) = ids.see(&example.id, path, pos) {
         let error = DataError::DuplicateId {
             path: path.to_path_buf(),
