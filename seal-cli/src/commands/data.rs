@@ -22,6 +22,7 @@ pub fn exec(command: DataCommand) -> anyhow::Result<()> {
 }
 
 fn import(args: DataImportArgs) -> anyhow::Result<()> {
+    check_extension(&args.out, &["parquet", "jsonl"])?;
     let options = import_options(&args)?;
     let rejects = args
         .rejects
@@ -143,6 +144,7 @@ fn tokenize(args: DataTokenizeArgs) -> anyhow::Result<()> {
         max_len: args.max_len,
         threads: args.threads,
     };
+    check_extension(&args.out, &["parquet"])?;
     super::refuse_aliases(&[&args.data], &[("--out", &args.out)])?;
     let start = Instant::now();
     let report = seal_data::tokenize_file(&args.data, &tokenizer, &options, &args.out, TOKENIZE_CHUNK)
@@ -176,6 +178,7 @@ fn template(tokenizer: &TextTokenizer, name: &str, dir: &std::path::Path) -> any
 }
 
 fn mix(args: DataMixArgs) -> anyhow::Result<()> {
+    check_extension(&args.out, &["parquet", "jsonl"])?;
     let mixture = seal_data::mix(&args.recipe)?;
     let report_path = seal_data::mix_report_path(&args.out);
     let mut inputs = vec![args.recipe.as_path()];
@@ -210,6 +213,21 @@ fn mix(args: DataMixArgs) -> anyhow::Result<()> {
 }
 
 /// Writes records as canonical `.jsonl` (by extension) or Parquet, atomically.
+/// The file kind follows `--out`'s extension; any other extension (`out.txt`) is refused before
+/// any work, rather than silently given Parquet bytes.
+fn check_extension(out: &std::path::Path, allowed: &[&str]) -> anyhow::Result<()> {
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if allowed.iter().any(|a| ext.eq_ignore_ascii_case(a)) {
+        return Ok(());
+    }
+    let list: Vec<String> = allowed.iter().map(|a| format!(".{a}")).collect();
+    bail!(
+        "--out {}: the output is written as {}; give it that extension",
+        out.display(),
+        list.join(" or ")
+    )
+}
+
 fn write_records(out: &std::path::Path, examples: &[seal_data::Example]) -> anyhow::Result<()> {
     // `--out runs/real/ft.parquet` in a fresh checkout: make the folder, as every run command does.
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -80,8 +80,15 @@ fn import_outputs_never_overwrite_an_input_or_each_other() {
 #[test]
 fn tokenize_refuses_to_write_over_its_own_data() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("ft.jsonl");
-    std::fs::copy(fixture("world/ft.jsonl"), &data).unwrap();
+    let data = tmp.path().join("ft.parquet");
+    let o = seal(&[
+        "data",
+        "import",
+        fixture("world/ft.jsonl").to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let before = std::fs::read(&data).unwrap();
     let o = seal(&[
         "data",
@@ -405,4 +412,35 @@ fn a_record_over_the_size_limit_is_an_error_naming_its_row_or_a_reject() {
         tmp.path().join("all.parquet").to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn an_output_extension_that_does_not_match_the_bytes_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seal-data/tests/samples/alpaca.jsonl");
+    for out in ["out.txt", "out", "out.csv"] {
+        let path = tmp.path().join(out);
+        let o = seal(&[
+            "data",
+            "import",
+            input.to_str().unwrap(),
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success(), "{out} accepted");
+        assert!(stderr(&o).contains(".parquet or .jsonl"), "{out}: {}", stderr(&o));
+        assert!(!path.exists());
+    }
+    let o = seal(&[
+        "data",
+        "tokenize",
+        "--data",
+        fixture("world/ft.jsonl").to_str().unwrap(),
+        "--tokenizer",
+        fixture("world").to_str().unwrap(),
+        "--out",
+        tmp.path().join("t.jsonl").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("as .parquet"), "{}", stderr(&o));
 }
