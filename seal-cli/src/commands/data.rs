@@ -40,6 +40,9 @@ fn import(args: DataImportArgs) -> anyhow::Result<()> {
     for (path, format) in &imported.formats {
         tracing::info!("{}: {format}", path.display());
     }
+    for warning in &imported.warnings {
+        tracing::warn!("{warning}");
+    }
     println!(
         "imported {} records from {} file(s) into {} ({:.0} rows/s)",
         imported.examples.len(),

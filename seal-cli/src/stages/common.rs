@@ -60,17 +60,22 @@ impl ModelSource {
         }
     }
 
-    /// Checks that the files exist, before any expensive work.
+    /// Checks that the files exist and the config parses as a supported model, before any
+    /// expensive work (and before the tokenizer, which reads config.json too and would report a
+    /// broken one as a tokenizer problem).
     pub fn check(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Folder { path } => require_file(&path.join("config.json")),
+        let config = match self {
+            Self::Folder { path } => path.join("config.json"),
             Self::Scratch {
                 config, tokenizer, ..
             } => {
-                require_file(config)?;
-                require_file(&tokenizer.join("tokenizer.json"))
+                require_file(&tokenizer.join("tokenizer.json"))?;
+                config.clone()
             }
-        }
+        };
+        require_file(&config)?;
+        LlamaConfig::from_file(&config).with_context(|| format!("model config {}", config.display()))?;
+        Ok(())
     }
 }
 

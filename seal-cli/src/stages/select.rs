@@ -365,15 +365,25 @@ fn write_selector(out: &Path, ids: &[ExampleId], logits: &[f32]) -> anyhow::Resu
 /// Reads a selector written by [`write_selector`] and orders its logits like `ids`; its ids
 /// must be exactly the data's.
 pub fn read_selector(path: &Path, ids: &[ExampleId]) -> anyhow::Result<Vec<f32>> {
+    // The file named first: a model's weights or any other file is reported as not a selector,
+    // not as a missing ids file beside it.
+    let map = seal_models::hf::weights::read_safetensors(path)
+        .with_context(|| format!("reading the selector {}", path.display()))?;
+    let logits = map.get("logits").with_context(|| {
+        format!(
+            "{} is not a selector (no `logits` tensor): give the selector.safetensors a `seal select` run wrote",
+            path.display()
+        )
+    })?;
     let ids_path = path.with_file_name("selector_ids.json");
-    let text =
-        std::fs::read_to_string(&ids_path).with_context(|| format!("reading {}", ids_path.display()))?;
+    let text = std::fs::read_to_string(&ids_path).with_context(|| {
+        format!(
+            "reading {} (a selector's example ids, written beside it by `seal select`)",
+            ids_path.display()
+        )
+    })?;
     let file_ids: Vec<ExampleId> =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", ids_path.display()))?;
-    let map = seal_models::hf::weights::read_safetensors(path)?;
-    let logits = map
-        .get("logits")
-        .with_context(|| format!("{} has no `logits` tensor", path.display()))?;
     if logits.data.len() != file_ids.len() {
         bail!(
             "{} holds {} logits for {} ids in {}",

@@ -444,3 +444,73 @@ fn an_output_extension_that_does_not_match_the_bytes_is_refused() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("as .parquet"), "{}", stderr(&o));
 }
+
+#[test]
+fn misleading_outcomes_and_messages_are_named_for_what_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A generic CSV whose answers are under another name imports as prompts only: said so.
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seal-data/tests/samples/generic.csv");
+    let out = tmp.path().join("g.parquet");
+    let o = seal(&[
+        "data",
+        "import",
+        csv.to_str().unwrap(),
+        "--format",
+        "generic",
+        "--prompt-field",
+        "question",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no row has a `response` field"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A truncated config.json is a model problem, not a tokenizer one.
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json", "model.safetensors"] {
+        std::fs::copy(fixture("world-model").join(f), model.join(f)).unwrap();
+    }
+    let config = std::fs::read(fixture("world-model").join("config.json")).unwrap();
+    std::fs::write(model.join("config.json"), &config[..config.len() / 2]).unwrap();
+    let run = tmp.path().join("run");
+    let (safe, data) = (fixture("world/safe.jsonl"), fixture("world/ft.jsonl"));
+    let select = |model: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "select",
+            "--model",
+            model.to_str().unwrap(),
+            "--safe",
+            safe.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        seal(&args)
+    };
+    let o = select(&model, &[]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("model config") && err.contains("config.json") && !err.contains("tokenizer"),
+        "{err}"
+    );
+    assert!(!run.exists());
+
+    // A model's weights given as --init-selector: not a selector, said so.
+    let weights = fixture("world-model").join("model.safetensors");
+    let o = select(
+        &fixture("world-model"),
+        &["--init-selector", weights.to_str().unwrap(), "--epochs", "1"],
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("is not a selector"), "{err}");
+    assert!(!run.exists());
+}

@@ -232,6 +232,9 @@ pub struct Imported {
     pub rejects: Vec<Reject>,
     /// The format used for each file.
     pub formats: Vec<(PathBuf, Format)>,
+    /// What the caller should tell the user about the import (e.g. a generic file whose
+    /// response column was not found).
+    pub warnings: Vec<String>,
 }
 
 /// Detects the format of `path` from its extension and field names.
@@ -267,7 +270,22 @@ pub fn import_files(paths: &[PathBuf], options: &ImportOptions) -> Result<Import
     let mut out = Imported::default();
     let mut ids = IdBook::default();
     for path in paths {
+        let before = out.examples.len();
         let format = import_one(path, options, &mut ids, &mut out)?;
+        let added = &out.examples[before..];
+        // A generic file whose response column has another name would otherwise import as
+        // prompts only, without a word.
+        if let (Format::Generic, Some(field)) = (format, &options.mapping.response)
+            && !added.is_empty()
+            && added.iter().all(|e| e.response.is_none())
+        {
+            out.warnings.push(format!(
+                "{}: no row has a `{field}` field, so all {} records are prompts only \
+                 (give --response-field if the answers are under another name)",
+                path.display(),
+                added.len()
+            ));
+        }
         out.formats.push((path.clone(), format));
     }
     Ok(out)
