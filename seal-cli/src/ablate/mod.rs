@@ -100,44 +100,12 @@ pub fn run_plan_file(plan_path: &Path, out: &Path, options: &AblateOptions) -> a
     run_plan(&plan, out, options)
 }
 
-/// Holds `OUT/.seal-lock` for the life of a run, so a second `seal ablate` on the same folder
-/// is refused with the holder's pid instead of doing all the work again beside the first. The
-/// operating system releases the lock with the process: a killed run leaves none behind.
-fn lock_run_folder(out: &Path) -> anyhow::Result<std::fs::File> {
-    use std::io::Write as _;
-    let path = out.join(".seal-lock");
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            bail!(
-                "{} is in use by another seal process (pid {}): wait for it to finish, or choose another --out",
-                out.display(),
-                holder.trim()
-            );
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("locking {}", path.display()));
-        }
-    }
-    file.set_len(0)?;
-    write!(file, "{}", std::process::id())?;
-    Ok(file)
-}
-
 /// Runs a resolved plan into `out`.
 pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
     let plan_json = out.join("plan.json");
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let _lock = lock_run_folder(out)?;
+    let _lock = crate::stages::common::lock_run_folder(out)?;
     if plan_json.exists() && !options.resume {
         bail!(
             "{} already holds an ablation run: pass --resume to continue or reuse it, or choose another --out",

@@ -226,6 +226,39 @@ where
     Ok(())
 }
 
+/// Holds `OUT/.seal-lock` for the life of a run, so a second seal process on the same folder
+/// (`seal ablate`, `select` or `finetune`) is refused with the holder's pid instead of doing
+/// all the work again beside the first. The operating system releases the lock with the
+/// process: a killed run leaves none behind.
+pub fn lock_run_folder(out: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::Write as _;
+    let path = out.join(".seal-lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "{} is in use by another seal process (pid {}): wait for it to finish, or choose another --out",
+                out.display(),
+                holder.trim()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 /// Creates the run folder `out` and records `spec` in `spec_path` (after [`check_run_dir`]).
 pub fn record_run_spec<T: Serialize>(out: &Path, spec_path: &Path, spec: &T) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

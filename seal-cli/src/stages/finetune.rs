@@ -153,6 +153,7 @@ pub fn run<B: AutodiffBackend>(
     // Everything the run needs has loaded and the trainer accepted it: only now is --out
     // touched, so a bad model, data file or setting leaves it as it was.
     record_run_spec(out, &spec_path, spec)?;
+    let _lock = super::common::lock_run_folder(out)?;
     write_selection(out, &chosen)?;
     seal_models::io::write_atomic(
         &out.join("trained_ids.txt"),

@@ -209,6 +209,7 @@ pub fn run<B: AutodiffBackend>(
     // is --out touched, so a bad model or data file (or an empty set) leaves it as it was and
     // the corrected command is not refused.
     record_run_spec(out, &spec_path, spec)?;
+    let _lock = super::common::lock_run_folder(out)?;
     if !ft.dropped.is_empty() {
         let lines: Vec<String> = ft
             .dropped

@@ -514,3 +514,59 @@ fn misleading_outcomes_and_messages_are_named_for_what_they_are() {
     assert!(err.contains("is not a selector"), "{err}");
     assert!(!run.exists());
 }
+
+#[test]
+fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let args = |resume: bool| {
+        let mut a: Vec<String> = [
+            "select",
+            "--model",
+            fixture("world-model").to_str().unwrap(),
+            "--safe",
+            fixture("world/safe.jsonl").to_str().unwrap(),
+            "--data",
+            fixture("world/ft.jsonl").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_seal"))
+        .args(args(false))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(".seal-lock");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no lock file"
+        );
+        if let Ok(Some(status)) = first.try_wait() {
+            panic!("the first select ended ({status}) before it locked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second_args = args(true);
+    let second = seal(&second_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let pid = first.id();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success(), "two selects on one folder");
+    assert!(
+        stderr(&second).contains(&format!("in use by another seal process (pid {pid})")),
+        "{}",
+        stderr(&second)
+    );
+}
