@@ -15,7 +15,8 @@ fn ids_of(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn finetune(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+/// `seal finetune` (one small epoch) of `model` on `data` into `out`, then `extra`.
+pub(crate) fn finetune(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "finetune",
         "--model",

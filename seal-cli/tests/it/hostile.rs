@@ -191,18 +191,36 @@ fn a_huge_record_is_dropped_before_it_is_encoded() {
     );
 }
 
-/// `seal select` (small and fast) of the world model into `out`, with `safe` as D_safe.
+/// `seal select` arguments: `model` on `safe` and `data` into `out`, then `extra`.
+fn select_args(out: &Path, model: &Path, safe: &Path, data: &Path, extra: &[&str]) -> Vec<String> {
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let mut args = vec![
+        "select".to_string(),
+        "--model".into(),
+        path(model),
+        "--safe".into(),
+        path(safe),
+        "--data".into(),
+        path(data),
+        "--out".into(),
+        path(out),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// The world's D_safe and D_ft.
+fn world_sets() -> (std::path::PathBuf, std::path::PathBuf) {
+    (fixture("world/safe.jsonl"), fixture("world/ft.jsonl"))
+}
+
+fn seal_owned(args: &[String]) -> std::process::Output {
+    seal(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `seal select` (small and fast) of `model` into `out`, with `safe` as D_safe.
 fn select_into(out: &Path, model: &Path, safe: &Path, data: &Path) -> std::process::Output {
-    seal(&[
-        "select",
-        "--model",
-        model.to_str().unwrap(),
-        "--safe",
-        safe.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
+    let small = [
         "--epochs",
         "1",
         "--batch-size",
@@ -210,7 +228,8 @@ fn select_into(out: &Path, model: &Path, safe: &Path, data: &Path) -> std::proce
         "--micro-batch-size",
         "16",
         "--quiet",
-    ])
+    ];
+    seal_owned(&select_args(out, model, safe, data, &small))
 }
 
 #[test]
@@ -242,24 +261,7 @@ fn select_and_finetune_that_fail_on_their_inputs_leave_out_untouched() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let ft_out = tmp.path().join("ft");
-    let finetune = |data: &Path| {
-        seal(&[
-            "finetune",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            ft_out.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--micro-batch-size",
-            "16",
-            "--quiet",
-        ])
-    };
+    let finetune = |data: &Path| crate::finetune::finetune(&model, data, &ft_out, &[]);
     let o = finetune(&empty);
     assert!(!o.status.success());
     assert!(
@@ -275,27 +277,9 @@ fn select_and_finetune_that_fail_on_their_inputs_leave_out_untouched() {
 #[test]
 fn settings_that_cannot_work_are_refused_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let (model, safe, data) = (
-        fixture("world-model"),
-        fixture("world/safe.jsonl"),
-        fixture("world/ft.jsonl"),
-    );
+    let (model, (safe, data)) = (fixture("world-model"), world_sets());
     let out = tmp.path().join("run");
-    let select = |extra: &[&str]| {
-        let mut args = vec![
-            "select",
-            "--model",
-            model.to_str().unwrap(),
-            "--safe",
-            safe.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        seal(&args)
-    };
+    let select = |extra: &[&str]| seal_owned(&select_args(&out, &model, &safe, &data, extra));
     for (flags, needle) in [
         (&["--lr", "NaN"][..], "--lr = NaN"),
         (&["--lr=-1"][..], "positive"),
@@ -478,22 +462,8 @@ fn misleading_outcomes_and_messages_are_named_for_what_they_are() {
     let config = std::fs::read(fixture("world-model").join("config.json")).unwrap();
     std::fs::write(model.join("config.json"), &config[..config.len() / 2]).unwrap();
     let run = tmp.path().join("run");
-    let (safe, data) = (fixture("world/safe.jsonl"), fixture("world/ft.jsonl"));
-    let select = |model: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "select",
-            "--model",
-            model.to_str().unwrap(),
-            "--safe",
-            safe.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        seal(&args)
-    };
+    let (safe, data) = world_sets();
+    let select = |model: &Path, extra: &[&str]| seal_owned(&select_args(&run, model, &safe, &data, extra));
     let o = select(&model, &[]);
     assert!(!o.status.success());
     let err = stderr(&o);
@@ -519,26 +489,14 @@ fn misleading_outcomes_and_messages_are_named_for_what_they_are() {
 fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
+    let (model, (safe, data)) = (fixture("world-model"), world_sets());
     let args = |resume: bool| {
-        let mut a: Vec<String> = [
-            "select",
-            "--model",
-            fixture("world-model").to_str().unwrap(),
-            "--safe",
-            fixture("world/safe.jsonl").to_str().unwrap(),
-            "--data",
-            fixture("world/ft.jsonl").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if resume {
-            a.push("--resume".into());
-        }
-        a
+        let extra: &[&str] = if resume {
+            &["--quiet", "--resume"]
+        } else {
+            &["--quiet"]
+        };
+        select_args(&out, &model, &safe, &data, extra)
     };
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_seal"))
         .args(args(false))
@@ -558,8 +516,7 @@ fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let second_args = args(true);
-    let second = seal(&second_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let second = seal_owned(&args(true));
     let pid = first.id();
     let _ = first.kill();
     let _ = first.wait();
