@@ -527,3 +527,36 @@ fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
         stderr(&second)
     );
 }
+
+#[test]
+fn a_mixture_never_overwrites_one_of_its_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_sample("alpaca.jsonl", &dir.join("src.jsonl"));
+    copy_sample("alpaca.json", &dir.join("x.mix.json"));
+    let recipe = dir.join("r.toml");
+    std::fs::write(
+        &recipe,
+        "[[source]]\npath = \"src.jsonl\"\n[[source]]\npath = \"x.mix.json\"\n",
+    )
+    .unwrap();
+    let before = snapshot(dir);
+    // --out onto a source, and an --out whose report (`x.mix.json`) would land on one.
+    for (out, needle) in [("src.jsonl", "--out"), ("x.jsonl", "its report")] {
+        let o = seal(&[
+            "data",
+            "mix",
+            "--recipe",
+            recipe.to_str().unwrap(),
+            "--out",
+            dir.join(out).to_str().unwrap(),
+        ]);
+        assert!(!o.status.success(), "{out} accepted");
+        assert!(
+            stderr(&o).contains(needle) && stderr(&o).contains("is the input"),
+            "{out}: {}",
+            stderr(&o)
+        );
+        assert_eq!(snapshot(dir), before, "{out} changed files");
+    }
+}
