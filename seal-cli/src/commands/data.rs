@@ -215,7 +215,6 @@ fn mix(args: DataMixArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes records as canonical `.jsonl` (by extension) or Parquet, atomically.
 /// The file kind follows `--out`'s extension; any other extension (`out.txt`) is refused before
 /// any work, rather than silently given Parquet bytes.
 fn check_extension(out: &std::path::Path, allowed: &[&str]) -> anyhow::Result<()> {
@@ -231,6 +230,7 @@ fn check_extension(out: &std::path::Path, allowed: &[&str]) -> anyhow::Result<()
     )
 }
 
+/// Writes records as canonical `.jsonl` (by extension) or Parquet, atomically.
 fn write_records(out: &std::path::Path, examples: &[seal_data::Example]) -> anyhow::Result<()> {
     // `--out runs/real/ft.parquet` in a fresh checkout: make the folder, as every run command does.
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
