@@ -25,6 +25,23 @@ fn refused_import(dir: &Path, input: &Path, extra: &[&str], needle: &str) {
     assert_eq!(snapshot(dir), before, "{extra:?} changed files");
 }
 
+/// `seal data tokenize --data DATA --tokenizer fixtures/world --out OUT`, then `extra`.
+fn tokenize(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let world = fixture("world");
+    let mut args = vec![
+        "data",
+        "tokenize",
+        "--data",
+        data.to_str().unwrap(),
+        "--tokenizer",
+        world.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    seal(&args)
+}
+
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -90,16 +107,7 @@ fn tokenize_refuses_to_write_over_its_own_data() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = std::fs::read(&data).unwrap();
-    let o = seal(&[
-        "data",
-        "tokenize",
-        "--data",
-        data.to_str().unwrap(),
-        "--tokenizer",
-        fixture("world").to_str().unwrap(),
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let o = tokenize(&data, &data, &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&data).unwrap(), before);
@@ -170,18 +178,7 @@ fn a_huge_record_is_dropped_before_it_is_encoded() {
     let data = tmp.path().join("ft.jsonl");
     std::fs::write(&data, lines.join("\n") + "\n").unwrap();
     let out = tmp.path().join("ft.tok.parquet");
-    let o = seal(&[
-        "data",
-        "tokenize",
-        "--data",
-        data.to_str().unwrap(),
-        "--tokenizer",
-        fixture("world").to_str().unwrap(),
-        "--max-len",
-        "256",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = tokenize(&data, &out, &["--max-len", "256"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dropped = std::fs::read_to_string(tmp.path().join("ft.tok.dropped.jsonl")).unwrap();
     assert_eq!(dropped.lines().count(), 1, "{dropped}");
@@ -415,16 +412,7 @@ fn an_output_extension_that_does_not_match_the_bytes_is_refused() {
         assert!(stderr(&o).contains(".parquet or .jsonl"), "{out}: {}", stderr(&o));
         assert!(!path.exists());
     }
-    let o = seal(&[
-        "data",
-        "tokenize",
-        "--data",
-        fixture("world/ft.jsonl").to_str().unwrap(),
-        "--tokenizer",
-        fixture("world").to_str().unwrap(),
-        "--out",
-        tmp.path().join("t.jsonl").to_str().unwrap(),
-    ]);
+    let o = tokenize(&fixture("world/ft.jsonl"), &tmp.path().join("t.jsonl"), &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("as .parquet"), "{}", stderr(&o));
 }

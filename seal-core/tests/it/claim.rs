@@ -32,12 +32,6 @@ const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 fn novel_world(seed: u64) -> Arc<World> {
     Arc::new(World::new(WorldSpec {
         seed,
-        classes: 4,
-        dim: 16,
-        n_safe: 150,
-        n_ft: 400,
-        flip: 0.3,
-        separation: 0.6,
         novel: Some(NovelSpec {
             n: 80,
             dims: 4,
@@ -45,6 +39,7 @@ fn novel_world(seed: u64) -> Arc<World> {
             label: 1,
             marker: 1.5,
         }),
+        ..crate::hyperclean::SPEC
     }))
 }
 

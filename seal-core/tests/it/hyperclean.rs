@@ -23,7 +23,7 @@ use crate::toy::{Adam, Toy, World, WorldSpec};
 
 /// 4 overlapping Gaussian clusters in 16 dimensions, 400 fine-tuning examples with 30% of the
 /// labels flipped, and a clean safe set of 150.
-const SPEC: WorldSpec = WorldSpec {
+pub(crate) const SPEC: WorldSpec = WorldSpec {
     seed: 2025,
     classes: 4,
     dim: 16,
