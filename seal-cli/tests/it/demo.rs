@@ -364,14 +364,7 @@ seed = 5
     );
     let path = write_plan(tmp.path(), &plan);
     let out = tmp.path().join("out");
-    let o = seal(&[
-        "ablate",
-        "--quiet",
-        "--plan",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = crate::ablate(&path, &out);
     assert!(o.status.success(), "{}", stderr(&o));
 
     // Nothing was fine-tuned, generated or judged; each ranking has its stage.

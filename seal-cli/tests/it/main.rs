@@ -32,6 +32,18 @@ fn head(src: &std::path::Path, dst: &std::path::Path, rows: usize, skip: usize) 
     std::fs::write(dst, lines.join("\n") + "\n").unwrap();
 }
 
+/// `seal ablate --quiet --plan PLAN --out OUT`.
+fn ablate(plan: &std::path::Path, out: &std::path::Path) -> Output {
+    seal(&[
+        "ablate",
+        "--quiet",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

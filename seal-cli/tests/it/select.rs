@@ -83,14 +83,7 @@ select_only = true
     let path = dir.join("loss-rank.toml");
     std::fs::write(&path, plan).unwrap();
     let out = dir.join("loss-rank");
-    let o = seal(&[
-        "ablate",
-        "--quiet",
-        "--plan",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = crate::ablate(&path, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

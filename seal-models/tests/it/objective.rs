@@ -137,6 +137,17 @@ const SAFE: [usize; 4] = [0, 1, 2, 3];
 const FT: [usize; 4] = [2, 3, 4, 5];
 const WEIGHTS: [f32; 4] = [0.5, 1.5, 1.0, 2.0];
 
+/// All eight rows as one micro-batch, with λ on the safe term.
+fn whole_batch() -> MicroBatch<'static> {
+    MicroBatch {
+        safe: &SAFE,
+        ft: &FT,
+        ft_weights: &WEIGHTS,
+        safe_coef: LAMBDA,
+        ft_coef: 1.0 - LAMBDA,
+    }
+}
+
 /// The gradient of λ·mean_safe ℓ + (1 − λ)·mean_ft w·ℓ from one autodiff pass over all eight
 /// rows in one padded batch (not the objective's per-term, per-length-group passes).
 fn reference_gradient(model: &Llama<CpuTrain>) -> Vec<f32> {
@@ -179,15 +190,7 @@ fn micro_batches_move_theta_by_the_one_pass_gradient() {
     let expected = adam_first_step(&reference_gradient(start.model()));
 
     let mut whole = linear_objective(f64::INFINITY);
-    let losses = whole
-        .accumulate(&MicroBatch {
-            safe: &SAFE,
-            ft: &FT,
-            ft_weights: &WEIGHTS,
-            safe_coef: LAMBDA,
-            ft_coef: 1.0 - LAMBDA,
-        })
-        .unwrap();
+    let losses = whole.accumulate(&whole_batch()).unwrap();
     whole.apply().unwrap();
 
     let mut split = linear_objective(f64::INFINITY);
@@ -239,14 +242,7 @@ fn clipping_scales_the_whole_gradient_to_the_norm() {
     let before = flat_params(obj.model());
     let factor = clip / (norm + 1e-6);
     let clipped: Vec<f32> = g.iter().map(|&x| (f64::from(x) * factor) as f32).collect();
-    obj.accumulate(&MicroBatch {
-        safe: &SAFE,
-        ft: &FT,
-        ft_weights: &WEIGHTS,
-        safe_coef: LAMBDA,
-        ft_coef: 1.0 - LAMBDA,
-    })
-    .unwrap();
+    obj.accumulate(&whole_batch()).unwrap();
     obj.apply().unwrap();
     let after = flat_params(obj.model());
     let err = relative_error(&before, &after, &adam_first_step(&clipped));
