@@ -17,7 +17,7 @@ demo-report: sys-deps
     cargo build --release --locked -p seal-cli
     /usr/bin/time -v cargo run --release --locked -p seal-cli -- demo --with-options --out target/demo-report 2> target/demo-report.time || (cat target/demo-report.time; exit 1)
     mkdir -p docs/demo
-    cp target/demo-report/report.md target/demo-report/results.csv target/demo-report/winrates.svg target/demo-report/weights.svg docs/demo/
+    cp target/demo-report/report.md target/demo-report/results.csv target/demo-report/winrates.svg target/demo-report/winrates.png target/demo-report/weights.svg target/demo-report/weights.png docs/demo/
     grep -E 'Elapsed|Maximum resident|^ablation' target/demo-report.time | tee docs/demo/cost.txt
 
 # retrain the embedded world's tiny aligned Llama (fixtures/world-model/) from its pre-training corpus

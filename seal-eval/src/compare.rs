@@ -119,6 +119,21 @@ pub fn judge_generations(
     judge: &mut dyn Judge,
     settings: &JudgeRunSettings,
 ) -> Result<JudgeRun> {
+    judge_generations_with(candidate, reference, judge, settings, &mut |_, _| {})
+}
+
+/// [`judge_generations`], calling `on_progress(done, total)` after every batch of comparisons
+/// (two per prompt).
+///
+/// # Errors
+/// As [`judge_generations`].
+pub fn judge_generations_with(
+    candidate: &[GenerationRecord],
+    reference: &[GenerationRecord],
+    judge: &mut dyn Judge,
+    settings: &JudgeRunSettings,
+    on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<JudgeRun> {
     let pairs = pair_records(candidate, reference)?;
     if pairs.is_empty() {
         return Err(EvalError::invalid("generations", "there are no prompts to judge"));
@@ -137,7 +152,13 @@ pub fn judge_generations(
         });
     }
     tracing::info!(prompts = pairs.len(), judge = judge.name(), "judging both orders");
-    let p_a = prefer_batched(judge, &items, settings.batch_size)?;
+    let mut p_a = Vec::with_capacity(items.len());
+    // Batches of whole prompts (both orders), so progress counts comparisons that are done.
+    let batch = settings.batch_size.max(1);
+    for chunk in items.chunks(batch) {
+        p_a.extend(prefer_batched(judge, chunk, batch)?);
+        on_progress(p_a.len(), items.len());
+    }
     let mut verdicts = Vec::with_capacity(items.len());
     for ((c, _), p) in pairs.iter().zip(p_a.chunks_exact(2)) {
         for (order, preference) in [(Order::CandidateFirst, p[0]), (Order::ReferenceFirst, 1.0 - p[1])] {
@@ -171,9 +192,23 @@ pub fn judge_files(
     judge: &mut dyn Judge,
     settings: &JudgeRunSettings,
 ) -> Result<JudgeRun> {
+    judge_files_with(candidate, reference, judge, settings, &mut |_, _| {})
+}
+
+/// [`judge_files`] with [`judge_generations_with`]'s progress callback.
+///
+/// # Errors
+/// As [`judge_files`].
+pub fn judge_files_with(
+    candidate: &Path,
+    reference: &Path,
+    judge: &mut dyn Judge,
+    settings: &JudgeRunSettings,
+    on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<JudgeRun> {
     let c = read_generations(candidate)?;
     let r = read_generations(reference)?;
-    judge_generations(&c, &r, judge, settings)
+    judge_generations_with(&c, &r, judge, settings, on_progress)
 }
 
 #[cfg(test)]

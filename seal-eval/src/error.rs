@@ -138,6 +138,9 @@ pub enum EvalError {
     /// A model, tokenizer or template error from seal-models.
     #[error(transparent)]
     Model(#[from] seal_models::ModelError),
+    /// A chart could not be drawn.
+    #[error("cannot draw the chart: {0}")]
+    Plot(String),
     /// PNG encoding failed.
     #[error("cannot encode {path}")]
     Png {

@@ -24,11 +24,15 @@ pub mod error;
 pub mod generations;
 pub mod jsonl;
 pub mod judge;
+pub mod plot;
 pub mod refusal;
 pub mod report;
 pub mod winrate;
 
-pub use compare::{JudgeRun, JudgeRunSettings, judge_files, judge_generations, pair_records};
+pub use compare::{
+    JudgeRun, JudgeRunSettings, judge_files, judge_files_with, judge_generations, judge_generations_with,
+    pair_records,
+};
 pub use error::{EvalError, Result};
 pub use generations::{GenerationRecord, read_generations, write_generations};
 pub use judge::{

@@ -21,7 +21,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seal_eval::{
-    GenerationRecord, JudgeRunSettings, JudgeSpec, RefusalRate, judge_generations, load_judge,
+    GenerationRecord, JudgeRunSettings, JudgeSpec, RefusalRate, judge_generations, load_judge_cached,
     read_generations, refusal_rates,
 };
 use serde::{Deserialize, Serialize};
@@ -348,6 +348,11 @@ impl Runner {
                 let spec = judge.existing().expect("a folder judge");
                 Ok((spec, stage_key("judge", judge, &[path], &[])?))
             }
+            // The endpoint's name, model and settings (the key variable's name, never its value).
+            JudgePlan::Http(_) => {
+                let spec = judge.existing().expect("an http judge");
+                Ok((spec, stage_key("judge", judge, &[], &[])?))
+            }
             JudgePlan::TrainReward {
                 pairs,
                 tokenizer,
@@ -505,7 +510,9 @@ impl Runner {
                 &judge_key,
                 &format!("judge {name} vs full"),
                 |dir| {
-                    let mut judge = load_judge(&judge.0)?;
+                    // An HTTP judge keeps its verdicts here: a resumed run never asks twice.
+                    let cache = seal_eval::judge::http::default_cache(dir);
+                    let mut judge = load_judge_cached(&judge.0, Some(&cache))?;
                     let mut settings = JudgeRunSettings::default();
                     settings.bootstrap.seed = plan.plan.seed;
                     let judged = judge_generations(&generations, ref_records, judge.as_mut(), &settings)?;

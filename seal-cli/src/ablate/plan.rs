@@ -108,6 +108,10 @@ pub enum JudgePlan {
         /// The folder.
         path: PathBuf,
     },
+    /// An OpenAI-compatible endpoint (`http://` or `https://`), its API key read from the
+    /// variable `api_key_env` names; the runner keeps its verdicts in each win-rate stage folder
+    /// (`cache` is not a plan key).
+    Http(seal_eval::HttpSettings),
     /// A reward model trained (Bradley–Terry) on preference pairs as the plan's first stage.
     TrainReward {
         /// JSONL of {prompt, chosen, rejected}.
@@ -133,6 +137,7 @@ impl JudgePlan {
         match self {
             Self::Reward { path } => Some(seal_eval::JudgeSpec::Reward(path.clone())),
             Self::Generative { path } => Some(seal_eval::JudgeSpec::Generative(path.clone())),
+            Self::Http(settings) => Some(seal_eval::JudgeSpec::Http(Box::new(settings.clone()))),
             Self::TrainReward { .. } => None,
         }
     }
@@ -359,6 +364,7 @@ impl Plan {
         }
         match &mut self.judge {
             Some(JudgePlan::Reward { path } | JudgePlan::Generative { path }) => *path = abs(path),
+            Some(JudgePlan::Http(settings)) => settings.ca_file = settings.ca_file.as_deref().map(abs),
             Some(JudgePlan::TrainReward { pairs, tokenizer, .. }) => {
                 *pairs = abs(pairs);
                 *tokenizer = Some(tokenizer.as_deref().map_or_else(|| self.model.clone(), abs));
@@ -508,6 +514,16 @@ impl Plan {
                 // after hours of training.
                 let spec = judge.existing().expect("a folder judge");
                 seal_eval::load_judge(&spec).context("judge")?;
+            }
+            JudgePlan::Http(settings) => {
+                anyhow::ensure!(
+                    settings.cache.is_none(),
+                    "judge.cache: the runner keeps an HTTP judge's verdicts in each win-rate stage folder; \
+remove the key"
+                );
+                // Builds the client: a bad URL, an unset api_key_env or an unreadable ca_file
+                // fails here, before any stage (and before any request: building sends none).
+                seal_eval::HttpJudge::new(settings.clone()).context("judge")?;
             }
             JudgePlan::TrainReward {
                 pairs,
@@ -701,6 +717,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for file in [
             "plans/real-data.toml",
+            "plans/hosted-judge.toml",
             "plans/gpu-llama.toml",
             "fixtures/demo/plan.toml",
             "fixtures/demo/quick.toml",
@@ -710,6 +727,13 @@ mod tests {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let plan: Plan = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!plan.runs.is_empty(), "{file}");
+            if file.ends_with("hosted-judge.toml") {
+                let Some(JudgePlan::Http(http)) = &plan.judge else {
+                    panic!("{file}: not an http judge: {:?}", plan.judge)
+                };
+                assert!(http.base_url.starts_with("https://"), "{http:?}");
+                assert_eq!(http.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+            }
         }
         let mut with_options = std::fs::read_to_string(root.join("fixtures/demo/plan.toml")).unwrap();
         with_options.push_str(&std::fs::read_to_string(root.join("fixtures/demo/option-runs.toml")).unwrap());

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use seal_core::ExampleId;
 use seal_data::{Example, read_examples, read_scores};
+use seal_eval::plot::Chart;
 use serde::Serialize;
 
 use super::RunResult;
@@ -221,11 +222,8 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     // Plots.
     let _ = writeln!(md, "\n## Plots\n");
     if !rates.is_empty() {
-        seal_models::io::write_atomic(
-            &out.join("winrates.svg"),
-            winrate_svg(results, &sets, &rates).as_bytes(),
-        )?;
-        let _ = writeln!(md, "![win rates](winrates.svg)\n");
+        winrate_chart(results, &sets, &rates).write(out, "winrates")?;
+        let _ = writeln!(md, "![win rates](winrates.png)\n\n([SVG](winrates.svg))\n");
     }
     if let Some(seal) = results
         .iter()
@@ -234,11 +232,11 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     {
         let scores = read_scores(&dir.join("scores.parquet"))?;
         if scores.iter().any(|s| s.label == "harmful") {
-            seal_models::io::write_atomic(
-                &out.join("weights.svg"),
-                weight_histogram_svg(&scores, &seal.name).as_bytes(),
-            )?;
-            let _ = writeln!(md, "![selector weights by label](weights.svg)\n");
+            weight_histogram(&scores, &seal.name).write(out, "weights")?;
+            let _ = writeln!(
+                md,
+                "![selector weights by label](weights.png)\n\n([SVG](weights.svg))\n"
+            );
         }
     }
 
@@ -473,164 +471,61 @@ fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyho
     Ok(d)
 }
 
-fn svg_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Grouped bars: one group per test set, one bar per run (win rate against `full`, with its CI).
-fn winrate_svg(
+/// One group per test set, one bar per run (its win rate against `full`, with the interval).
+fn winrate_chart(
     results: &[RunResult],
     sets: &[String],
     rates: &std::collections::BTreeMap<(String, String), seal_eval::WinRate>,
-) -> String {
+) -> seal_eval::plot::BarChart {
+    use seal_eval::plot::{Bar, BarChart, BarGroup};
     let runs: Vec<&RunResult> = results.iter().filter(|r| r.win_rates.is_some()).collect();
-    let palette = [
-        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-        "#bab0ac",
-    ];
-    let bar = 14.0;
-    let group_w = bar * runs.len().max(1) as f64 + 30.0;
-    let (left, top, height) = (50.0, 30.0, 240.0);
-    let width = left + group_w * sets.len() as f64 + 180.0;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n",
-        top + height + 60.0
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{left}\" y=\"18\" font-size=\"13\">Win rate against full (%), 95% CI</text>"
-    );
-    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let y = top + height * (1.0 - tick);
-        let dash = if tick == 0.5 {
-            " stroke-dasharray=\"4 3\""
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ccc\"{dash}/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}</text>",
-            left + group_w * sets.len() as f64,
-            left - 4.0,
-            y + 4.0,
-            tick * 100.0
-        );
+    let groups = sets
+        .iter()
+        .map(|set| BarGroup {
+            name: set.clone(),
+            bars: runs
+                .iter()
+                .enumerate()
+                .filter_map(|(series, r)| {
+                    rates.get(&(r.name.clone(), set.clone())).map(|w| Bar {
+                        label: r.name.clone(),
+                        series,
+                        value: w.win_rate,
+                        low: w.ci_low,
+                        high: w.ci_high,
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    BarChart {
+        title: "Win rate against full, per test set".into(),
+        x_label: "win rate against full (%), each pair judged in both orders; bars: 95% bootstrap interval"
+            .into(),
+        groups,
+        series: runs.iter().map(|r| r.name.clone()).collect(),
+        reference: Some(0.5),
     }
-    for (si, set) in sets.iter().enumerate() {
-        let x0 = left + group_w * si as f64 + 15.0;
-        for (ri, r) in runs.iter().enumerate() {
-            if let Some(w) = rates.get(&(r.name.clone(), set.clone())) {
-                let x = x0 + bar * ri as f64;
-                let y = top + height * (1.0 - w.win_rate);
-                let _ = writeln!(
-                    svg,
-                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {}: {:.1}%</title></rect>",
-                    bar - 2.0,
-                    top + height - y,
-                    palette[ri % palette.len()],
-                    svg_escape(&r.name),
-                    svg_escape(set),
-                    100.0 * w.win_rate
-                );
-                let (lo, hi) = (top + height * (1.0 - w.ci_low), top + height * (1.0 - w.ci_high));
-                let cx = x + (bar - 2.0) / 2.0;
-                let _ = writeln!(
-                    svg,
-                    "<line x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{lo:.1}\" y2=\"{hi:.1}\" stroke=\"#333\"/>"
-                );
-            }
-        }
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            x0 + bar * runs.len() as f64 / 2.0,
-            top + height + 16.0,
-            svg_escape(set)
-        );
-    }
-    let lx = left + group_w * sets.len() as f64 + 20.0;
-    for (ri, r) in runs.iter().enumerate() {
-        let y = top + 14.0 * ri as f64;
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{lx:.0}\" y=\"{y:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
-            palette[ri % palette.len()],
-            lx + 14.0,
-            y + 9.0,
-            svg_escape(&r.name)
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
 }
 
-/// Histogram of the final selector weights, benign and harmful overlaid.
-fn weight_histogram_svg(scores: &[seal_data::ScoreRow], run: &str) -> String {
-    let bins = 30usize;
-    let (lo, hi) = scores
+/// The final selector weights of `run`, one histogram per true label, overlaid.
+fn weight_histogram(scores: &[seal_data::ScoreRow], run: &str) -> seal_eval::plot::Histogram {
+    let series = ["benign", "harmful", "unknown"]
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), s| {
-            (a.min(s.weight), b.max(s.weight))
-        });
-    let span = (hi - lo).max(1e-6);
-    let mut counts: HashMap<&str, Vec<usize>> = HashMap::new();
-    for s in scores {
-        let b = (((s.weight - lo) / span) * bins as f32)
-            .floor()
-            .min(bins as f32 - 1.0) as usize;
-        counts.entry(s.label.as_str()).or_insert_with(|| vec![0; bins])[b] += 1;
+        .filter_map(|label| {
+            let values: Vec<f64> = scores
+                .iter()
+                .filter(|s| s.label == *label)
+                .map(|s| f64::from(s.weight))
+                .collect();
+            (!values.is_empty()).then(|| ((*label).to_string(), values))
+        })
+        .collect();
+    seal_eval::plot::Histogram {
+        title: format!("Selector weights of {run} by true label"),
+        x_label: "final selector weight".into(),
+        y_label: "examples".into(),
+        series,
+        bins: 30,
     }
-    let max = counts.values().flatten().copied().max().unwrap_or(1).max(1) as f64;
-    let (left, top, w, h) = (40.0, 30.0, 480.0, 200.0);
-    let bw = w / bins as f64;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n",
-        left + w + 120.0,
-        top + h + 40.0
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{left}\" y=\"18\" font-size=\"13\">Selector weights of `{}` by true label</text>",
-        svg_escape(run)
-    );
-    let colours = [
-        ("benign", "#4e79a7"),
-        ("harmful", "#e15759"),
-        ("unknown", "#bab0ac"),
-    ];
-    for (i, (label, colour)) in colours.iter().enumerate() {
-        let Some(c) = counts.get(label) else { continue };
-        for (b, &n) in c.iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
-            let bh = h * n as f64 / max;
-            let _ = writeln!(
-                svg,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{colour}\" fill-opacity=\"0.6\"/>",
-                left + bw * b as f64,
-                top + h - bh,
-                bw - 1.0
-            );
-        }
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{colour}\"/><text x=\"{:.0}\" y=\"{:.0}\">{label}</text>",
-            left + w + 15.0,
-            top + 14.0 * i as f64,
-            left + w + 29.0,
-            top + 14.0 * i as f64 + 9.0
-        );
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{left}\" y=\"{:.0}\">{lo:.3}</text><text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{hi:.3}</text>",
-        top + h + 16.0,
-        left + w,
-        top + h + 16.0
-    );
-    svg.push_str("</svg>\n");
-    svg
 }

@@ -104,7 +104,16 @@ fn quick_demo_reports_computed_numbers_and_resumes_after_a_kill_to_the_same_resu
     ] {
         assert!(report.contains(heading), "report lacks {heading}:\n{report}");
     }
-    assert!(straight.join("winrates.svg").is_file() && straight.join("weights.svg").is_file());
+    for plot in ["winrates.svg", "winrates.png", "weights.svg", "weights.png"] {
+        assert!(straight.join(plot).is_file(), "{plot} missing");
+    }
+    // Every run with win rates is a labelled row of the chart (text, not only bars).
+    let svg = std::fs::read_to_string(straight.join("winrates.svg")).unwrap();
+    assert!(
+        svg.contains("Win rate against full") && svg.contains("\nseal\n</text>"),
+        "{svg}"
+    );
+    assert!(report.contains("![win rates](winrates.png)"), "{report}");
     let csv = results(&straight);
     let mut lines = csv.lines();
     let header = lines.next().unwrap();

@@ -1,21 +1,29 @@
 //! A judge behind an OpenAI-compatible chat-completions endpoint (vLLM, llama.cpp's server, a
-//! hosted API reached through a local proxy): the same pairwise prompt as the generative judge,
-//! the preference from the `A`/`B` entries of the first token's `top_logprobs` where the server
-//! offers logprobs, else from the letter it answers (1, 0, or ½ for anything else).
+//! hosted API): the same pairwise prompt as the generative judge, the preference from the
+//! `A`/`B` entries of the first token's `top_logprobs` where the server offers logprobs, else
+//! from the letter it answers (1, 0, or ½ for anything else).
 //!
-//! Plain `http://` over `std::net` (HTTP/1.1, one request per connection, `Content-Length`
-//! bodies): serving engines on the same machine or cluster speak it, and it keeps TLS and an
-//! async runtime out of the workspace. Every request has one deadline (connect, send and the
-//! whole response, however slowly it trickles) and a response-size cap, and is retried with exponential backoff; at most `concurrency` run at once; every verdict goes to
-//! an append-only cache file keyed by a hash of (model, prompt, both answers), so a rerun after
-//! a crash or restart never asks twice.
+//! `http://` and `https://` through `ureq` (blocking, rustls with Mozilla's roots, or the PEM
+//! bundle `ca_file` names): no OpenSSL and no async runtime. A certificate that does not verify
+//! is an error, never a fallback to plain HTTP, and redirects are refused rather than followed
+//! (a redirect could carry the key to another host or downgrade the scheme). The API key is read
+//! from the environment variable `api_key_env` names, once, when the judge is built; it is sent
+//! as `Authorization: Bearer` and never written to any output, log or cache (the settings hold
+//! the variable's name, not its value).
+//!
+//! Every request has one deadline (connect, send and the whole response, however slowly it
+//! trickles) and a response-size cap. Failures that may pass (timeouts, refused connections,
+//! 408, 429, 5xx, an unreadable answer) are retried with exponential backoff; ones that will not
+//! (401, 403, other 4xx, a redirect, a TLS failure, an oversized answer) end the run at once. At
+//! most `concurrency` requests run at once; every verdict goes to an append-only cache file keyed
+//! by a hash of (model, prompt, both answers), so a rerun after a crash never asks twice.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,14 +32,24 @@ use super::generative::judge_messages;
 use super::{Judge, PairItem};
 use crate::error::{EvalError, Result};
 
+/// The variable an API key is read from when the settings name none (the OpenAI clients' own).
+pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
 /// Connection and retry settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
-    /// `http://host:port` (the path `/v1/chat/completions` is appended).
+    /// `http(s)://host[:port][/prefix]`: `/v1/chat/completions` is appended, or only
+    /// `/chat/completions` when the URL already ends in `/v1` (as OpenAI's own base URL does).
     pub base_url: String,
     /// The `model` field of each request.
     pub model: String,
+    /// The environment variable holding the API key. Named: it must be set (checked before any
+    /// request). `None`: [`DEFAULT_API_KEY_ENV`] if set, else no key (a local server).
+    pub api_key_env: Option<String>,
+    /// A PEM bundle of the certificates to trust instead of Mozilla's roots (a private CA, a
+    /// self-signed server).
+    pub ca_file: Option<PathBuf>,
     /// Deadline of one request (connect, send and the whole response), in seconds.
     pub timeout_s: f64,
     /// Attempts per comparison (the first included).
@@ -49,6 +67,8 @@ impl Default for HttpSettings {
         Self {
             base_url: "http://127.0.0.1:8000".into(),
             model: "judge".into(),
+            api_key_env: None,
+            ca_file: None,
             timeout_s: 60.0,
             attempts: 4,
             backoff_s: 0.5,
@@ -64,42 +84,130 @@ struct CacheLine {
     preference: f64,
 }
 
+/// An API key that never prints.
+#[derive(Clone)]
+struct ApiKey(String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Why one request failed, and whether another try can help.
+enum Failure {
+    /// A timeout, a refused connection, 408/429/5xx, an answer that does not parse.
+    Transient(String),
+    /// Bad credentials, a rejected request, a redirect, TLS, an oversized answer.
+    Permanent(String),
+}
+
 /// The HTTP judge.
 #[derive(Debug)]
 pub struct HttpJudge {
     settings: HttpSettings,
-    host: String,
+    endpoint: String,
+    agent: ureq::Agent,
+    api_key: Option<ApiKey>,
+    /// The variable the key came from, for the error of a 401.
+    api_key_env: Option<String>,
     cache: Mutex<HashMap<String, f64>>,
-    requests: std::sync::atomic::AtomicUsize,
+    requests: AtomicUsize,
+}
+
+/// `scheme://host[:port]` and the path after it, or why `url` is not one.
+fn endpoint_of(url: &str) -> std::result::Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['?', '#', '@', ' ']) {
+        return Err(format!(
+            "`{url}` names no host (want http(s)://host[:port][/prefix])"
+        ));
+    }
+    let base = url.trim_end_matches('/');
+    Ok(if base.ends_with("/v1") {
+        format!("{base}/chat/completions")
+    } else {
+        format!("{base}/v1/chat/completions")
+    })
+}
+
+/// The key `settings` asks for: a named variable must be set and non-empty.
+fn api_key(settings: &HttpSettings) -> Result<(Option<ApiKey>, Option<String>)> {
+    let (name, required) = match &settings.api_key_env {
+        Some(name) => (name.as_str(), true),
+        None => (DEFAULT_API_KEY_ENV, false),
+    };
+    match std::env::var(name) {
+        Ok(key) if !key.trim().is_empty() => Ok((Some(ApiKey(key.trim().to_string())), Some(name.into()))),
+        _ if required => Err(EvalError::invalid(
+            "http judge api_key_env",
+            format!("the environment variable {name} holding the judge's API key is not set (or empty)"),
+        )),
+        _ => Ok((None, None)),
+    }
+}
+
+/// The agent: one deadline per request, no redirects, status codes handled here, the
+/// certificates of `ca_file` or Mozilla's roots.
+fn agent(settings: &HttpSettings) -> Result<ureq::Agent> {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let roots = match &settings.ca_file {
+        None => RootCerts::WebPki,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
+            let certs = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<std::result::Result<Vec<Certificate<'static>>, _>>()
+                .map_err(|e| EvalError::invalid("http judge ca_file", format!("{}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(EvalError::invalid(
+                    "http judge ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            RootCerts::Specific(Arc::new(certs))
+        }
+    };
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs_f64(settings.timeout_s)))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(concat!("seal/", env!("CARGO_PKG_VERSION")))
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .new_agent())
 }
 
 impl HttpJudge {
-    /// A judge for `settings`, reading the cache file if it exists.
+    /// A judge for `settings`, reading the cache file if it exists. Sends nothing.
     ///
     /// # Errors
-    /// A URL that is not `http://host:port`, bad settings, an unreadable cache (naming its line).
+    /// A URL that is not `http(s)://host[:port][/prefix]`, bad settings, a named API key variable
+    /// that is not set, an unreadable `ca_file`, an unreadable cache (naming its line).
     pub fn new(settings: HttpSettings) -> Result<Self> {
-        let host = settings
-            .base_url
-            .strip_prefix("http://")
-            .map(|h| h.trim_end_matches('/').to_string())
-            .filter(|h| !h.is_empty() && !h.contains('/'))
-            .ok_or_else(|| {
-                EvalError::invalid(
-                    "judge url",
-                    format!("`{}` is not http://host:port", settings.base_url),
-                )
-            })?;
+        let endpoint = endpoint_of(&settings.base_url).map_err(|e| EvalError::invalid("judge url", e))?;
         if settings.attempts == 0
             || settings.concurrency == 0
-            || settings.timeout_s.is_nan()
+            || !settings.timeout_s.is_finite()
             || settings.timeout_s <= 0.0
+            || !settings.backoff_s.is_finite()
+            || settings.backoff_s < 0.0
         {
             return Err(EvalError::invalid(
                 "http judge settings",
-                "attempts, concurrency and timeout_s must be positive",
+                "attempts, concurrency and timeout_s must be positive, backoff_s not negative",
             ));
         }
+        let (api_key, api_key_env) = api_key(&settings)?;
+        let agent = agent(&settings)?;
         let mut cache = HashMap::new();
         if let Some(path) = settings.cache.as_deref().filter(|p| p.exists()) {
             let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
@@ -114,15 +222,23 @@ impl HttpJudge {
         }
         Ok(Self {
             settings,
-            host,
+            endpoint,
+            agent,
+            api_key,
+            api_key_env,
             cache: Mutex::new(cache),
-            requests: std::sync::atomic::AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
         })
     }
 
     /// HTTP requests sent so far (retries included).
     pub fn requests_sent(&self) -> usize {
-        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The URL requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     fn key(&self, item: &PairItem) -> String {
@@ -166,19 +282,26 @@ impl HttpJudge {
             }
             match self.ask(item) {
                 Ok(p) => return Ok(p),
-                Err(e) => last = e,
+                Err(Failure::Transient(e)) => last = e,
+                Err(Failure::Permanent(reason)) => {
+                    return Err(EvalError::Http {
+                        url: self.endpoint.clone(),
+                        attempts: attempt + 1,
+                        reason,
+                    });
+                }
             }
         }
         Err(EvalError::Http {
-            url: self.settings.base_url.clone(),
+            url: self.endpoint.clone(),
             attempts: self.settings.attempts,
             reason: last,
         })
     }
 
-    /// One request; the error is a description for the retry log and the final error.
-    fn ask(&self, item: &PairItem) -> std::result::Result<f64, String> {
-        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// One request.
+    fn ask(&self, item: &PairItem) -> std::result::Result<f64, Failure> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::json!({
             "model": self.settings.model,
             "messages": judge_messages(item),
@@ -188,100 +311,86 @@ impl HttpJudge {
             "top_logprobs": 10,
         })
         .to_string();
-        let response = self.post("/v1/chat/completions", &body)?;
-        parse_preference(&response)
+        let response = self.post(&body)?;
+        parse_preference(&response).map_err(Failure::Transient)
     }
 
-    fn post(&self, path: &str, body: &str) -> std::result::Result<String, String> {
-        let timeout = Duration::from_secs_f64(self.settings.timeout_s);
-        // One deadline for the whole request: a socket timeout alone resets on every byte, so
-        // a server trickling a byte a second would hold the judge for ever.
-        let deadline = Instant::now() + timeout;
-        let addr = self
-            .host
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", self.host))?
-            .next()
-            .ok_or_else(|| format!("{} resolves to no address", self.host))?;
-        let mut stream =
-            TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect: {e}"))?;
-        stream
-            .set_read_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
-        stream
-            .set_write_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host,
-            body.len()
-        );
-        stream
-            .write_all(request.as_bytes())
-            .map_err(|e| format!("cannot send the request: {e}"))?;
-        let raw = read_bounded(&mut stream, deadline, self.settings.timeout_s)?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| "malformed HTTP response (no header end)".to_string())?;
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| "malformed HTTP status line".to_string())?;
-        if !(200..300).contains(&status) {
-            return Err(format!(
-                "HTTP {status}: {}",
-                body.chars().take(200).collect::<String>()
-            ));
+    fn post(&self, body: &str) -> std::result::Result<String, Failure> {
+        let mut request = self
+            .agent
+            .post(&self.endpoint)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
+        if let Some(key) = &self.api_key {
+            request = request.header("Authorization", format!("Bearer {}", key.0));
         }
-        Ok(body.to_string())
+        let mut response = request.send(body).map_err(|e| self.transport_failure(&e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES as u64)
+            .read_to_string()
+            .map_err(|e| self.transport_failure(&e))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let excerpt: String = text.chars().take(200).collect();
+        let said = format!("HTTP {status}: {excerpt}");
+        Err(match status {
+            401 | 403 => Failure::Permanent(match &self.api_key_env {
+                Some(var) => format!("{said} (the endpoint refused the key in {var})"),
+                None => format!(
+                    "{said} (no API key was sent: name the variable holding it with api_key_env, \
+or set {DEFAULT_API_KEY_ENV})"
+                ),
+            }),
+            300..=399 => Failure::Permanent(format!(
+                "{said} (a redirect to {}: redirects are not followed, point base_url there)",
+                response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("an unnamed location")
+            )),
+            408 | 429 | 500..=599 => Failure::Transient(said),
+            _ => Failure::Permanent(said),
+        })
+    }
+
+    fn transport_failure(&self, e: &ureq::Error) -> Failure {
+        use ureq::Error as E;
+        let tls = |detail: &dyn std::fmt::Display| {
+            Failure::Permanent(format!(
+                "TLS failed: {detail} (a certificate that does not verify is never bypassed; \
+trust a private CA with ca_file)"
+            ))
+        };
+        match e {
+            E::Timeout(_) => Failure::Transient(format!(
+                "no complete response within {} s",
+                self.settings.timeout_s
+            )),
+            E::BodyExceedsLimit(_) => Failure::Permanent(format!(
+                "response larger than {} MiB: refused",
+                MAX_RESPONSE_BYTES >> 20
+            )),
+            E::Rustls(inner) => tls(inner),
+            E::Tls(inner) => tls(inner),
+            E::Pem(inner) => tls(inner),
+            E::Io(io) if io.get_ref().is_some_and(|r| r.is::<rustls::Error>()) => tls(io),
+            E::BadUri(_) | E::TooManyRedirects | E::RedirectFailed | E::InvalidProxyUrl => {
+                Failure::Permanent(e.to_string())
+            }
+            E::HostNotFound | E::ConnectionFailed => Failure::Transient(format!("cannot connect: {e}")),
+            other => Failure::Transient(other.to_string()),
+        }
     }
 }
 
 /// The most a judge response may hold. A chat completion with a few `top_logprobs` is a few
 /// KB; a server streaming without end is cut here rather than filling memory.
 pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
-
-/// Reads the whole response before `deadline`, at most [`MAX_RESPONSE_BYTES`].
-fn read_bounded(
-    stream: &mut TcpStream,
-    deadline: Instant,
-    timeout_s: f64,
-) -> std::result::Result<Vec<u8>, String> {
-    let late = || format!("no complete response within {timeout_s} s");
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(late());
-        }
-        stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(raw),
-            Ok(n) => {
-                if raw.len() + n > MAX_RESPONSE_BYTES {
-                    return Err(format!(
-                        "response larger than {} MiB: refused",
-                        MAX_RESPONSE_BYTES >> 20
-                    ));
-                }
-                raw.extend_from_slice(&chunk[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(late());
-            }
-            Err(e) => return Err(format!("cannot read the response: {e}")),
-        }
-    }
-}
 
 /// P(A) from a chat-completions response: the softmax of the `A` and `B` entries among the
 /// first token's `top_logprobs` (a missing one counts as impossible), else the answered letter.

@@ -42,20 +42,17 @@ pub trait Judge {
     fn prefer(&mut self, items: &[PairItem]) -> Result<Vec<f64>>;
 }
 
-/// Which judge to load, as the command line spells it: `reward:<dir>` or `generative:<dir>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which judge to load, as the command line spells it: `reward:<dir>`, `generative:<dir>` or
+/// `http:<base url>#<model>`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum JudgeSpec {
     /// A `LlamaForSequenceClassification` folder with one label.
     Reward(PathBuf),
     /// An instruct model folder with a chat template.
     Generative(PathBuf),
-    /// An OpenAI-compatible endpoint, `http:<base url>#<model>`.
-    Http {
-        /// `http://host:port`.
-        base_url: String,
-        /// The model the endpoint serves.
-        model: String,
-    },
+    /// An OpenAI-compatible endpoint, `http:<base url>#<model>` (`http://` or `https://`), with
+    /// its key variable, trusted certificates, timeouts and retries.
+    Http(Box<HttpSettings>),
 }
 
 impl std::str::FromStr for JudgeSpec {
@@ -66,13 +63,16 @@ impl std::str::FromStr for JudgeSpec {
             Some(("reward", dir)) if !dir.is_empty() => Ok(Self::Reward(dir.into())),
             Some(("generative", dir)) if !dir.is_empty() => Ok(Self::Generative(dir.into())),
             Some(("http", rest)) => match rest.split_once('#') {
-                Some((base_url, model)) if !base_url.is_empty() && !model.is_empty() => Ok(Self::Http {
-                    base_url: base_url.into(),
-                    model: model.into(),
-                }),
+                Some((base_url, model)) if !base_url.is_empty() && !model.is_empty() => {
+                    Ok(Self::Http(Box::new(HttpSettings {
+                        base_url: base_url.into(),
+                        model: model.into(),
+                        ..HttpSettings::default()
+                    })))
+                }
                 _ => Err(EvalError::invalid(
                     "judge spec",
-                    format!("`{s}` is not `http:http://host:port#model`"),
+                    format!("`{s}` is not `http:http(s)://host[:port][/prefix]#model`"),
                 )),
             },
             _ => Err(EvalError::invalid(
@@ -105,11 +105,9 @@ pub fn load_judge_cached(spec: &JudgeSpec, cache: Option<&Path>) -> Result<Box<d
             GenerativeSettings::default(),
             &device,
         )?),
-        JudgeSpec::Http { base_url, model } => Box::new(HttpJudge::new(HttpSettings {
-            base_url: base_url.clone(),
-            model: model.clone(),
+        JudgeSpec::Http(settings) => Box::new(HttpJudge::new(HttpSettings {
             cache: cache.map(Path::to_path_buf),
-            ..HttpSettings::default()
+            ..(**settings).clone()
         })?),
     })
 }
