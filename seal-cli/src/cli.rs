@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "seal",
-    version,
+    version = crate::version::long(),
     about = "Keep an aligned LLM safe while it is fine-tuned (SEAL data selection)"
 )]
 pub struct Cli {
@@ -42,6 +42,10 @@ pub enum Command {
     /// Datasets: import source files into canonical records, inspect a record file.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Print a shell completion script (`seal completions bash > /etc/bash_completion.d/seal`,
+    /// `seal completions zsh > "${fpath[1]}/_seal"`, `seal completions fish >
+    /// ~/.config/fish/completions/seal.fish`).
+    Completions(CompletionsArgs),
     /// Win rates of a candidate's generations against a reference's, judged in both orders
     /// (`seal judge --candidate ... --reference ... --judge ... --out ...`); or `seal judge
     /// train`: fit a reward-model judge on preference pairs.
@@ -509,6 +513,13 @@ pub struct SelectArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct JudgeArgs {
     #[command(subcommand)]
@@ -520,10 +531,20 @@ pub struct JudgeArgs {
     #[arg(long, required = true)]
     pub reference: Option<PathBuf>,
     /// `reward:<dir>` (a LlamaForSequenceClassification folder, e.g. from `seal judge train`),
-    /// `generative:<dir>` (an instruct model folder) or `http:http://host:port#model` (an
-    /// OpenAI-compatible server; verdicts cached in OUT/verdict-cache.jsonl).
+    /// `generative:<dir>` (an instruct model folder) or `http:<url>#model` with an `http://` or
+    /// `https://` URL (an OpenAI-compatible server; verdicts cached in OUT/verdict-cache.jsonl).
     #[arg(long, required = true)]
     pub judge: Option<String>,
+    /// HTTP judge: the environment variable holding its API key (sent as a Bearer token, never
+    /// written anywhere). Default: OPENAI_API_KEY when set, else no key.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// HTTP judge: a PEM bundle of certificates to trust instead of Mozilla's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// HTTP judge: deadline of one request, seconds.
+    #[arg(long, value_name = "S")]
+    pub timeout_s: Option<f64>,
     /// Output folder: winrates.csv, .json, .md, .svg, .png and verdicts.jsonl.
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,

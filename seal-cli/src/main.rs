@@ -7,7 +7,9 @@ mod ablate;
 mod cli;
 mod commands;
 mod logging;
+mod progress;
 mod stages;
+mod version;
 
 use std::process::ExitCode;
 use std::time::Duration;

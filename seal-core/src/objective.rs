@@ -60,6 +60,12 @@ pub trait BilevelModel: Sized {
     /// N, the number of examples in the model's D_ft.
     fn ft_len(&self) -> usize;
 
+    /// The tokens the model reads for these examples of D_safe and D_ft (the step's throughput in
+    /// the metrics stream); `None` for a model that does not count tokens.
+    fn tokens(&self, _safe: &[usize], _ft: &[usize]) -> Option<u64> {
+        None
+    }
+
     /// One forward and backward of `batch`: adds the gradient of its loss (see [`MicroBatch`]) to
     /// the accumulated gradients, and returns the per-example losses of that same forward.
     ///

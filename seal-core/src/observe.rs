@@ -16,6 +16,10 @@ pub struct StepReport {
     pub global_step: u64,
     /// Examples in this step's fine-tuning batch (the last batch of an epoch may be short).
     pub batch_size: usize,
+    /// Tokens of the step's safe and fine-tuning examples, where the model counts them
+    /// ([`BilevelModel::tokens`](crate::BilevelModel::tokens)).
+    #[serde(default)]
+    pub tokens: Option<u64>,
     /// The penalty γ_t used.
     pub gamma: f64,
     /// The upper-level weight λ = 1/(1 + γ_t) used.

@@ -45,7 +45,7 @@ pub mod world;
 pub use error::{DataError, Position, Result};
 pub use import::{
     DEFAULT_MAX_RECORD_BYTES, FieldMapping, Format, HhSide, ImportOptions, Imported, Reject, StreamReport,
-    detect_format, import_file, import_files, import_jsonl_chunks, write_rejects,
+    detect_format, import_file, import_files, import_files_with, import_jsonl_chunks, write_rejects,
 };
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{
@@ -65,5 +65,5 @@ pub use scores::{ScoreRow, read_scores, write_scores};
 pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};
 pub use tokenized::{
     TOKENIZED_COLUMNS, TokenizeReport, TokenizedWriter, dropped_path, read_tokenized, tokenize_file,
-    write_dropped, write_tokenized,
+    tokenize_file_with, write_dropped, write_tokenized,
 };

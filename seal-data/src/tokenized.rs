@@ -221,6 +221,21 @@ pub fn tokenize_file(
     out: &Path,
     chunk_rows: usize,
 ) -> Result<TokenizeReport> {
+    tokenize_file_with(input, tokenizer, options, out, chunk_rows, &mut |_| {})
+}
+
+/// [`tokenize_file`], calling `on_chunk(records so far)` after each chunk.
+///
+/// # Errors
+/// As [`tokenize_file`].
+pub fn tokenize_file_with(
+    input: &Path,
+    tokenizer: &TextTokenizer,
+    options: &TokenizeOptions,
+    out: &Path,
+    chunk_rows: usize,
+    on_chunk: &mut dyn FnMut(usize),
+) -> Result<TokenizeReport> {
     let mut writer = TokenizedWriter::create(out)?;
     let mut report = TokenizeReport::default();
     let mut each = |examples: Vec<crate::Example>| -> Result<()> {
@@ -229,6 +244,7 @@ pub fn tokenize_file(
         report.tokens += tokenized.token_count();
         writer.write(&tokenized.rows)?;
         report.dropped.extend(tokenized.dropped);
+        on_chunk(report.records);
         Ok(())
     };
     if crate::io::is_parquet(input) {

@@ -162,6 +162,16 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
         self.ft.len()
     }
 
+    fn tokens(&self, safe: &[usize], ft: &[usize]) -> Option<u64> {
+        let count = |set: &[TokenizedExample], at: &[usize]| -> u64 {
+            at.iter()
+                .filter_map(|&i| set.get(i))
+                .map(|e| e.input_ids.len() as u64)
+                .sum()
+        };
+        Some(count(&self.safe, safe) + count(&self.ft, ft))
+    }
+
     fn accumulate(&mut self, batch: &MicroBatch<'_>) -> Result<MicroLosses> {
         if batch.ft.len() != batch.ft_weights.len() {
             return Err(ModelError::Input(format!(

@@ -164,6 +164,10 @@ pub struct SftStep {
     pub loss: f64,
     /// Learning rate used.
     pub lr: f64,
+    /// The optimizer step counted across epochs (from 0).
+    pub global_step: u64,
+    /// Tokens of the step's batch.
+    pub tokens: u64,
 }
 
 /// Progress of a run, saved beside the model in a checkpoint.
@@ -326,14 +330,16 @@ impl<B: AutodiffBackend> Sft<B> {
             let (batch_loss, batch_tokens) = self.step(batch, lr, epoch, step)?;
             loss_sum += batch_loss * batch.len() as f64;
             tokens += batch_tokens;
-            self.state.global_step += 1;
             on_step(&SftStep {
                 epoch,
                 step,
                 steps,
                 loss: batch_loss,
                 lr,
+                global_step: self.state.global_step,
+                tokens: batch_tokens,
             });
+            self.state.global_step += 1;
         }
         let wall_s = started.elapsed().as_secs_f64();
         let report = SftEpochReport {

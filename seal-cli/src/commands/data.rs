@@ -31,7 +31,13 @@ fn import(args: DataImportArgs) -> anyhow::Result<()> {
     let inputs: Vec<&std::path::Path> = args.inputs.iter().map(PathBuf::as_path).collect();
     super::refuse_aliases(&inputs, &[("--out", &args.out), ("--rejects", &rejects)])?;
     let start = Instant::now();
-    let imported = seal_data::import_files(&args.inputs, &options).context("importing")?;
+    let mut bar = crate::progress::Progress::new("import", "files", Some(args.inputs.len() as u64));
+    let imported = seal_data::import_files_with(&args.inputs, &options, &mut |files, records| {
+        bar.set_message(format!("{records} records"));
+        bar.set_position(files as u64);
+    })
+    .context("importing")?;
+    drop(bar);
     if imported.examples.is_empty() {
         bail!("no records left to write to {}", args.out.display());
     }
@@ -150,8 +156,19 @@ fn tokenize(args: DataTokenizeArgs) -> anyhow::Result<()> {
     check_extension(&args.out, &["parquet"])?;
     super::refuse_aliases(&[&args.data], &[("--out", &args.out)])?;
     let start = Instant::now();
-    let report = seal_data::tokenize_file(&args.data, &tokenizer, &options, &args.out, TOKENIZE_CHUNK)
-        .with_context(|| format!("tokenizing {} into {}", args.data.display(), args.out.display()))?;
+    let mut bar = crate::progress::Progress::new("tokenize", "records", None);
+    let report = seal_data::tokenize_file_with(
+        &args.data,
+        &tokenizer,
+        &options,
+        &args.out,
+        TOKENIZE_CHUNK,
+        &mut |n| {
+            bar.set_position(n as u64);
+        },
+    )
+    .with_context(|| format!("tokenizing {} into {}", args.data.display(), args.out.display()))?;
+    drop(bar);
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "tokenized {} of {} records into {} ({} tokens, {:.0} rows/s)",
@@ -182,7 +199,11 @@ fn template(tokenizer: &TextTokenizer, name: &str, dir: &std::path::Path) -> any
 
 fn mix(args: DataMixArgs) -> anyhow::Result<()> {
     check_extension(&args.out, &["parquet", "jsonl"])?;
+    // The recipe's sources are read and drawn from in one call: a spinner with the elapsed time.
+    let mut bar = crate::progress::Progress::new("mix", "records", None);
     let mixture = seal_data::mix(&args.recipe)?;
+    bar.set_position(mixture.examples.len() as u64);
+    drop(bar);
     let report_path = seal_data::mix_report_path(&args.out);
     let mut inputs = vec![args.recipe.as_path()];
     inputs.extend(mixture.report.sources.iter().map(|s| s.path.as_path()));

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use seal_eval::{
-    BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings, judge_files,
-    load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, write_reports,
+    BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings,
+    judge_files_with, load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, write_reports,
 };
 use seal_models::{AdamSettings, TextTokenizer};
 
@@ -22,8 +22,21 @@ pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
     else {
         bail!("--candidate, --reference, --judge and --out are required");
     };
-    let spec: JudgeSpec = judge.parse()?;
-    let cache = matches!(spec, JudgeSpec::Http { .. }).then(|| seal_eval::judge::http::default_cache(&out));
+    let mut spec: JudgeSpec = judge.parse()?;
+    match &mut spec {
+        JudgeSpec::Http(http) => {
+            http.api_key_env = args.api_key_env;
+            http.ca_file = args.ca_file;
+            if let Some(t) = args.timeout_s {
+                http.timeout_s = t;
+            }
+        }
+        _ if args.api_key_env.is_some() || args.ca_file.is_some() || args.timeout_s.is_some() => {
+            bail!("--api-key-env, --ca-file and --timeout-s apply to an http: judge only")
+        }
+        _ => {}
+    }
+    let cache = matches!(spec, JudgeSpec::Http(_)).then(|| seal_eval::judge::http::default_cache(&out));
     if cache.is_some() {
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     }
@@ -37,8 +50,21 @@ pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
         },
         batch_size: args.batch_size,
     };
-    let run = judge_files(&candidate, &reference, judge.as_mut(), &settings)
-        .with_context(|| format!("judging {} against {}", candidate.display(), reference.display()))?;
+    // The total (two comparisons per prompt) is known once the files are paired.
+    let mut bar: Option<crate::progress::Progress> = None;
+    let run = judge_files_with(
+        &candidate,
+        &reference,
+        judge.as_mut(),
+        &settings,
+        &mut |done, total| {
+            bar.get_or_insert_with(|| {
+                crate::progress::Progress::new("judge", "comparisons", Some(total as u64))
+            })
+            .set_position(done as u64);
+        },
+    )
+    .with_context(|| format!("judging {} against {}", candidate.display(), reference.display()))?;
     write_reports(&out, &run).with_context(|| format!("writing reports to {}", out.display()))?;
     print!("{}", seal_eval::report::to_markdown(&run));
     Ok(())

@@ -24,6 +24,12 @@ pub fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Demo(args) => ablate::exec_demo(args, quiet),
         Command::Ablate(args) => ablate::exec(args, quiet),
         Command::Judge(args) => judge::exec(*args),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut command = crate::cli::Cli::command();
+            clap_complete::generate(args.shell, &mut command, "seal", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 

@@ -159,15 +159,39 @@ pub fn run<B: AutodiffBackend>(
         &out.join("trained_ids.txt"),
         format!("{}\n", ids.join("\n")).as_bytes(),
     )?;
+    let steps_per_epoch = spec.sft.steps_per_epoch(tokenized.rows.len());
+    let mut bar =
+        crate::progress::Progress::new("fine-tuning", "steps", Some(steps_per_epoch * spec.sft.epochs));
+    bar.resume_at(sft.state().global_step);
+    let mut metrics = crate::progress::MetricsStream::open(out, sft.state().global_step)?;
+    let (started_steps, mut last_step) = (Instant::now(), Instant::now());
     while !sft.is_done() {
         let report = sft.run_epoch(&mut |step| {
-            tracing::debug!(
-                epoch = step.epoch,
-                step = step.step,
-                loss = step.loss,
-                lr = step.lr,
-                "step"
-            );
+            let dt = last_step.elapsed().as_secs_f64().max(1e-9);
+            last_step = Instant::now();
+            let record = serde_json::json!({
+                "step": step.global_step,
+                "epoch": step.epoch,
+                "epoch_step": step.step,
+                "steps_per_epoch": step.steps,
+                "loss": step.loss,
+                "lr": step.lr,
+                "tokens": step.tokens,
+                "tokens_per_s": step.tokens as f64 / dt,
+                "step_s": dt,
+                "elapsed_s": started_steps.elapsed().as_secs_f64(),
+            });
+            // A full disk must not kill the run: the checkpoint still saves the state.
+            if let Err(e) = metrics.write(&record) {
+                tracing::warn!("{e:#}");
+            }
+            bar.set_message(format!(
+                "epoch {} loss {:.4} lr {:.2e}",
+                step.epoch + 1,
+                step.loss,
+                step.lr
+            ));
+            bar.set_position(step.global_step + 1);
         })?;
         tracing::info!(
             epoch = report.epoch,

@@ -70,11 +70,18 @@ pub fn run<B: Backend>(
         .model;
     let settings = serde_json::to_value(&spec.sampling).context("serialising sampling settings")?;
     let mut records = Vec::new();
+    let mut sets = Vec::with_capacity(spec.sets.len());
     for set in &spec.sets {
         let mut prompts = read_records(&set.path)?;
         if let Some(limit) = set.limit {
             prompts.truncate(limit);
         }
+        sets.push((set, prompts));
+    }
+    let total: usize = sets.iter().map(|(_, p)| p.len()).sum();
+    let mut bar = crate::progress::Progress::new("generate", "prompts", Some(total as u64));
+    for (set, prompts) in sets {
+        bar.set_message(format!("set {}", set.name));
         for (batch_index, batch) in prompts.chunks(spec.batch_size).enumerate() {
             let ids = batch
                 .iter()
@@ -100,6 +107,7 @@ pub fn run<B: Backend>(
                     output: tokenizer.decode(&answer, true)?.trim().to_string(),
                 });
             }
+            bar.inc(batch.len() as u64);
         }
         tracing::info!(set = %set.name, prompts = prompts.len(), "generated");
     }

@@ -221,7 +221,13 @@ pub fn run<B: AutodiffBackend>(
             format!("{}\n", lines.join("\n")).as_bytes(),
         )?;
     }
-    let mut progress = Progress::new(run.config().epochs);
+    let steps_per_epoch = (ids.len() as u64).div_ceil(run.config().batch_size as u64);
+    let mut progress = SelectProgress::new(
+        out,
+        run.config().epochs * steps_per_epoch,
+        run.state().global_step,
+        spec.model_adam.lr,
+    )?;
     while !run.is_done() {
         let report = run.run_epoch(&mut progress)?;
         save_checkpoint(&run, &epoch_dir(&checkpoints, report.epoch))?;
@@ -410,36 +416,71 @@ pub fn read_selector(path: &Path, ids: &[ExampleId]) -> anyhow::Result<Vec<f32>>
     Ok(ids.iter().map(|id| by_id[id]).collect())
 }
 
-/// Logs each epoch (and steps at debug level).
-struct Progress {
-    epochs: u64,
+/// The selector's progress bar (or plain log lines), its per-step `metrics.jsonl`, and a log
+/// line per epoch.
+struct SelectProgress {
+    bar: crate::progress::Progress,
+    metrics: crate::progress::MetricsStream,
+    model_lr: f64,
     started: Instant,
+    last_step: Instant,
 }
 
-impl Progress {
-    fn new(epochs: u64) -> Self {
-        Self {
-            epochs,
+impl SelectProgress {
+    fn new(out: &Path, total_steps: u64, done: u64, model_lr: f64) -> anyhow::Result<Self> {
+        let mut bar = crate::progress::Progress::new("selector", "steps", Some(total_steps));
+        bar.resume_at(done);
+        Ok(Self {
+            bar,
+            metrics: crate::progress::MetricsStream::open(out, done)?,
+            model_lr,
             started: Instant::now(),
-        }
+            last_step: Instant::now(),
+        })
     }
 }
 
-impl Observer for Progress {
+impl Observer for SelectProgress {
     fn on_step(&mut self, r: &StepReport) {
-        tracing::debug!(
-            epoch = r.epoch,
-            step = r.step,
-            gamma = r.gamma,
-            safe_loss = r.safe_loss,
-            ft_loss = r.ft_loss,
-            "selector step"
-        );
+        let dt = self.last_step.elapsed().as_secs_f64().max(1e-9);
+        self.last_step = Instant::now();
+        let record = serde_json::json!({
+            "step": r.global_step,
+            "epoch": r.epoch,
+            "epoch_step": r.step,
+            "steps_per_epoch": r.steps,
+            "batch_size": r.batch_size,
+            "gamma": r.gamma,
+            "lambda": r.lambda,
+            "lr": self.model_lr,
+            "safe_loss": r.safe_loss,
+            "ft_loss": r.ft_loss,
+            "weighted_ft_loss": r.weighted_ft_loss,
+            "aux_ft_loss": r.aux_ft_loss,
+            "selector_objective": r.selector_objective,
+            "selector_grad_norm": r.selector_grad_norm,
+            "tokens": r.tokens,
+            "tokens_per_s": r.tokens.map(|t| t as f64 / dt),
+            "step_s": dt,
+            "elapsed_s": self.started.elapsed().as_secs_f64(),
+        });
+        // A full disk must not kill hours of training: the checkpoint still saves the state.
+        if let Err(e) = self.metrics.write(&record) {
+            tracing::warn!("{e:#}");
+        }
+        self.bar.set_message(format!(
+            "epoch {} γ {:.3} safe {:.4} ft {:.4}",
+            r.epoch + 1,
+            r.gamma,
+            r.safe_loss,
+            r.ft_loss
+        ));
+        self.bar.set_position(r.global_step + 1);
     }
 
     fn on_epoch(&mut self, r: &EpochReport) {
         tracing::info!(
-            epoch = format!("{}/{}", r.epoch + 1, self.epochs),
+            epoch = r.epoch + 1,
             gamma = format!("{:.3}", r.gamma_last),
             safe_loss = format!("{:.4}", r.safe_loss),
             weighted_ft_loss = format!("{:.4}", r.weighted_ft_loss),

@@ -243,3 +243,25 @@ fn bench_select_reports_every_mode_with_peak_memory() {
     // Ratios are reported, never asserted: timings are not test material.
     assert!(report["alg1_over_sft"].as_f64().is_some());
 }
+
+#[test]
+fn version_names_the_commit_and_backend_and_completions_cover_every_subcommand() {
+    let o = seal(&["--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout(&o);
+    assert!(
+        v.starts_with(&format!("seal {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(v.contains("; features: ") && v.contains("; cpu backend: "), "{v}");
+    for shell in ["bash", "zsh", "fish"] {
+        let o = seal(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for word in ["select", "finetune", "ablate", "resume", "api-key-env"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let o = seal(&["completions", "powershell-but-not"]);
+    assert!(!o.status.success());
+}

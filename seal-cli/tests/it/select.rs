@@ -209,6 +209,78 @@ fn select_small(out: &Path, data: &Path, extra: &[&str]) -> std::process::Output
 }
 
 #[test]
+fn select_streams_step_metrics_and_reports_progress_off_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let (model, safe, data) = (
+        fixture("world-model"),
+        fixture("world/safe.jsonl"),
+        fixture("world/ft.jsonl"),
+    );
+    let run = |out: &Path, quiet: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seal"));
+        cmd.args([
+            "select",
+            "--model",
+            model.to_str().unwrap(),
+            "--safe",
+            safe.to_str().unwrap(),
+        ])
+        .args(["--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--epochs", "1", "--batch-size", "64", "--micro-batch-size", "64"])
+        .env("RUST_LOG", "info")
+        .env("SEAL_PROGRESS_INTERVAL_S", "0");
+        if quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(&out, false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Not a terminal: plain lines with the count, rate, ETA and current losses.
+    let err = stderr(&o);
+    assert!(
+        err.contains("selector: 1/") && err.contains("steps/s, ETA"),
+        "{err}"
+    );
+    assert!(err.contains("safe ") && err.contains("γ "), "{err}");
+    let steps = metrics(&out)["epochs"][0]["steps"].as_u64().unwrap();
+    assert!(
+        err.contains(&format!("selector: {steps}/{steps} steps (100%)")),
+        "{err}"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, steps, "one line per optimizer step");
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["step"], i as u64);
+        assert_eq!(line["epoch"], 0);
+        for key in [
+            "gamma",
+            "lambda",
+            "lr",
+            "safe_loss",
+            "ft_loss",
+            "weighted_ft_loss",
+            "selector_objective",
+        ] {
+            assert!(line[key].as_f64().is_some_and(f64::is_finite), "{key} in {line}");
+        }
+        assert!(
+            line["tokens"].as_u64().unwrap() > 0 && line["tokens_per_s"].as_f64().unwrap() > 0.0,
+            "{line}"
+        );
+    }
+    // --quiet silences the progress.
+    let quiet = run(&tmp.path().join("quiet"), true);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("selector:"), "{}", stderr(&quiet));
+}
+
+#[test]
 fn bad_selector_runs_fail_with_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a.jsonl");

@@ -612,6 +612,7 @@ impl<M: BilevelModel> Bilevel<M> {
                 steps,
                 global_step: t,
                 batch_size: ft.len(),
+                tokens: self.model.tokens(&safe, ft),
                 gamma,
                 lambda,
                 safe_loss: outcome.safe_loss,

@@ -267,6 +267,18 @@ pub fn import_file(path: &Path, options: &ImportOptions) -> Result<Imported> {
 /// [`DataError::Json`], [`DataError::Csv`], [`DataError::Field`] and
 /// [`DataError::DuplicateId`], each naming file, line or record, and field.
 pub fn import_files(paths: &[PathBuf], options: &ImportOptions) -> Result<Imported> {
+    import_files_with(paths, options, &mut |_, _| {})
+}
+
+/// [`import_files`], calling `on_file(files done, records so far)` after each file.
+///
+/// # Errors
+/// As [`import_files`].
+pub fn import_files_with(
+    paths: &[PathBuf],
+    options: &ImportOptions,
+    on_file: &mut dyn FnMut(usize, usize),
+) -> Result<Imported> {
     let mut out = Imported::default();
     let mut ids = IdBook::default();
     for path in paths {
@@ -287,6 +299,7 @@ pub fn import_files(paths: &[PathBuf], options: &ImportOptions) -> Result<Import
             ));
         }
         out.formats.push((path.clone(), format));
+        on_file(out.formats.len(), out.examples.len());
     }
     Ok(out)
 }
