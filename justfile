@@ -1,5 +1,5 @@
-# seal's tasks. CI (.ci/run) runs `just test`; the README's two set-up commands are `just demo`
-# and `just test`.
+# seal's tasks. The README's two set-up commands are `./just demo` and `./just test` (./just
+# fetches `just` itself when the machine has none); CI (.ci/run) runs `./just test`.
 
 smollm2_dir := "target/smollm2"
 smollm2_gguf := smollm2_dir / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -45,8 +45,8 @@ smollm2-demo: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     cargo run --release --locked -p seal-cli -- generate --model {{smollm2_dir}}/model --chat --greedy --max-new-tokens 48 --prompt "What is the capital of France?"
 
-# unit, integration and doc tests (fetches the SmolLM2 GGUF the real-model test reads)
-test: sys-deps smollm2
+# unit, integration and doc tests (fetches the SmolLM2 GGUF the real-model test reads, and installs cargo-nextest if missing)
+test: sys-deps smollm2 nextest
     cargo nextest run --workspace --locked --no-fail-fast
     cargo test --workspace --doc --locked
 
@@ -78,6 +78,14 @@ bench-select:
 # data pipeline throughput: streamed import and tokenization of a generated 1M-row JSONL (rows/s, peak RSS)
 bench-data:
     cargo run --release --locked -p seal-cli -- bench data --rows 1000000
+
+# cargo-nextest, the test runner (built from crates.io once when missing: a few minutes)
+nextest:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if cargo nextest --version >/dev/null 2>&1; then exit 0; fi
+    echo "installing cargo-nextest (once)" >&2
+    cargo install --locked --quiet cargo-nextest
 
 # the system OpenBLAS the default CPU backend links (Debian libopenblas-dev)
 sys-deps:
