@@ -26,6 +26,13 @@ pub fn init(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+/// Makes `bar` (drawn by its owner, as `seal ablate`'s stage bar) the one log lines print above.
+pub fn logs_above(bar: &ProgressBar) {
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = Some(bar.clone());
+    }
+}
+
 /// How often a plain (non-terminal) report logs a line: `SEAL_PROGRESS_INTERVAL_S` seconds,
 /// default 30.
 pub fn plain_interval() -> Duration {
@@ -93,9 +100,7 @@ impl Progress {
             };
             bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
             bar.enable_steady_tick(Duration::from_millis(250));
-            if let Ok(mut active) = ACTIVE.lock() {
-                *active = Some(bar.clone());
-            }
+            logs_above(&bar);
             Sink::Bar(bar)
         } else {
             Sink::Plain {

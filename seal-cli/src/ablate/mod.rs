@@ -182,6 +182,7 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} stages (ETA {eta}) {msg}")
             .expect("a valid template"),
     );
+    crate::progress::logs_above(&bar);
     bar
 }
 

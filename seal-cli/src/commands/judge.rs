@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use seal_eval::{
     BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings,
-    judge_files_with, load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, write_reports,
+    judge_files_with, load_judge_cached, pair_accuracy, read_preferences, train_reward_judge_with,
+    write_reports,
 };
 use seal_models::{AdamSettings, TextTokenizer};
 
@@ -126,8 +127,14 @@ fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
         max_len: args.max_len,
         ..RewardTrainSettings::default()
     };
-    let (judge, report) =
-        train_reward_judge(train, &init, &settings, args.seed).context("training the reward model")?;
+    let steps = settings.epochs * train.len().div_ceil(settings.batch_size.max(1));
+    let mut bar = crate::progress::Progress::new("reward model", "steps", Some(steps as u64));
+    let (judge, report) = train_reward_judge_with(train, &init, &settings, args.seed, &mut |step| {
+        bar.set_message(format!("epoch {} loss {:.4}", step.epoch + 1, step.loss));
+        bar.set_position(step.global_step + 1);
+    })
+    .context("training the reward model")?;
+    drop(bar);
     let held_out_accuracy = if held_out.is_empty() {
         None
     } else {

@@ -13,8 +13,8 @@ use seal_models::backend::{Cpu, cpu_device};
 pub use generative::{GenerativeJudge, GenerativeSettings};
 pub use http::{HttpJudge, HttpSettings};
 pub use reward::{
-    PreferencePair, RewardArch, RewardInit, RewardJudge, RewardModel, RewardTrainReport, RewardTrainSettings,
-    pair_accuracy, read_preferences, train_reward_judge,
+    PreferencePair, RewardArch, RewardInit, RewardJudge, RewardModel, RewardStep, RewardTrainReport,
+    RewardTrainSettings, pair_accuracy, read_preferences, train_reward_judge, train_reward_judge_with,
 };
 
 use crate::error::{EvalError, Result};

@@ -478,6 +478,33 @@ pub fn train_reward_judge(
     settings: &RewardTrainSettings,
     seed: u64,
 ) -> Result<(RewardJudge<Cpu>, RewardTrainReport)> {
+    train_reward_judge_with(pairs, init, settings, seed, &mut |_| {})
+}
+
+/// One optimizer step of the reward model, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RewardStep {
+    /// The step counted across epochs (from 0).
+    pub global_step: u64,
+    /// Steps of the whole run.
+    pub total_steps: u64,
+    /// The epoch (from 0).
+    pub epoch: usize,
+    /// The batch's mean Bradley–Terry loss.
+    pub loss: f64,
+}
+
+/// [`train_reward_judge`], calling `on_step` after every optimizer step.
+///
+/// # Errors
+/// As [`train_reward_judge`].
+pub fn train_reward_judge_with(
+    pairs: &[PreferencePair],
+    init: &RewardInit,
+    settings: &RewardTrainSettings,
+    seed: u64,
+    on_step: &mut dyn FnMut(&RewardStep),
+) -> Result<(RewardJudge<Cpu>, RewardTrainReport)> {
     if pairs.is_empty() {
         return Err(EvalError::invalid("preference pairs", "there are none"));
     }
@@ -553,6 +580,8 @@ pub fn train_reward_judge(
         epoch_accuracy: Vec::new(),
         pairs: pairs.len(),
     };
+    let total_steps = (settings.epochs * pairs.len().div_ceil(settings.batch_size)) as u64;
+    let mut global_step = 0u64;
     for epoch in 0..settings.epochs {
         order.shuffle(&mut rng);
         let (mut loss_sum, mut correct) = (0.0, 0usize);
@@ -571,6 +600,13 @@ pub fn train_reward_judge(
             }
             loss_sum += loss * n as f64;
             correct += margins.iter().filter(|&&m| m > 0.0).count();
+            on_step(&RewardStep {
+                global_step,
+                total_steps,
+                epoch,
+                loss,
+            });
+            global_step += 1;
         }
         let loss = loss_sum / pairs.len() as f64;
         let accuracy = correct as f64 / pairs.len() as f64;
