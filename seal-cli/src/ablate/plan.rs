@@ -742,6 +742,40 @@ mod tests {
     }
 
     #[test]
+    fn an_http_judge_is_checked_before_any_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan_path =
+            crate::ablate::demo::write_inputs(dir.path(), crate::ablate::demo::DemoPlan::Default).unwrap();
+        let text = std::fs::read_to_string(&plan_path).unwrap();
+        let with_judge = |judge: &str| {
+            let start = text.find("[judge]").unwrap();
+            let end = start + text[start..].find("\n\n").unwrap();
+            let path = dir.path().join("http.toml");
+            std::fs::write(&path, format!("{}{judge}{}", &text[..start], &text[end..])).unwrap();
+            Plan::load(&path)
+        };
+        let var = "SEAL_TEST_PLAN_KEY_THAT_IS_NEVER_SET";
+        let err = with_judge(&format!(
+            "[judge]\nkind = \"http\"\nbase_url = \"https://judge.invalid/v1\"\nmodel = \"m\"\napi_key_env = \"{var}\""
+        ))
+        .unwrap_err();
+        assert!(format!("{err:#}").contains(var), "{err:#}");
+        let err = with_judge("[judge]\nkind = \"http\"\nbase_url = \"ftp://judge.invalid\"\nmodel = \"m\"")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("ftp://judge.invalid"), "{err:#}");
+        let err = with_judge(
+            "[judge]\nkind = \"http\"\nbase_url = \"https://judge.invalid\"\nmodel = \"m\"\ncache = \"x\"",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("judge.cache"), "{err:#}");
+        // A valid one loads (building the client sends nothing to the unreachable host).
+        let plan =
+            with_judge("[judge]\nkind = \"http\"\nbase_url = \"https://judge.invalid\"\nmodel = \"m\"")
+                .unwrap();
+        assert!(matches!(plan.plan.judge, Some(JudgePlan::Http(_))));
+    }
+
+    #[test]
     fn the_demo_plan_resolves_with_full_first_and_shared_selectors() {
         let dir = tempfile::tempdir().unwrap();
         let plan_path =
