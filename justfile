@@ -91,6 +91,8 @@ nextest:
 sys-deps:
     #!/usr/bin/env bash
     set -euo pipefail
+    # ldconfig lives in /sbin, which a non-login PATH may lack.
+    export PATH="$PATH:/sbin:/usr/sbin"
     if ldconfig -p | grep -q 'libopenblas\.so '; then exit 0; fi
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev
