@@ -393,6 +393,23 @@ pub(crate) fn cpu(
     Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
 }
 
+/// Inference against a host KV cache: `[batch, seq, heads, d]` queries against `total` cached
+/// positions of `[batch, total, kv_heads, d]` keys and values (see `HostKv`).
+pub(crate) fn cpu_host_kv(
+    q: Tensor<Cpu, 4>,
+    k: &[f32],
+    v: &[f32],
+    total: usize,
+    mask: &AttentionMask,
+    scale: f32,
+) -> Tensor<Cpu, 4> {
+    let shape = q.dims();
+    let kv_heads = k.len() / (shape[0] * total * shape[3]).max(1);
+    let dims = dims_of(shape, [shape[0], total, kv_heads, shape[3]]);
+    let (out, _) = forward_host(dims, mask, scale, &host(q), k, v);
+    Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
+}
+
 /// Training on the CPU backend: the forward above, recorded with [`AttentionBackward`].
 pub(crate) fn cpu_train(
     q: Tensor<Autodiff<Cpu>, 4>,

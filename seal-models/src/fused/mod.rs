@@ -21,6 +21,7 @@
 
 pub(crate) mod attention;
 mod gemm;
+pub(crate) mod linear;
 pub(crate) mod lm_loss;
 pub(crate) mod rms_norm;
 pub(crate) mod rope;
@@ -55,6 +56,14 @@ fn same<T: 'static, U: 'static>(x: T) -> U {
 
 /// A CPU float primitive's elements, row-major (a copy only when it is shared or strided).
 fn to_host<const D: usize>(t: FloatTensor<Cpu>) -> Vec<f32> {
+    // A contiguous array is copied as one block; Burn's `into_data` walks every element through
+    // a dynamic-rank iterator (a tenth of generation's time when it copied the KV cache).
+    #[cfg(not(feature = "flex"))]
+    if let burn::backend::ndarray::NdArrayTensor::F32(storage) = &t
+        && let Some(slice) = storage.view().to_slice()
+    {
+        return slice.to_vec();
+    }
     Tensor::<Cpu, D>::from_primitive(TensorPrimitive::Float(t))
         .into_data()
         .into_vec::<f32>()
@@ -94,6 +103,87 @@ pub fn attention<B: Backend>(
     };
     match cast::<_, (Tensor<Cpu, 4>, _, _)>(qkv) {
         Ok((q, k, v)) => Ok(same(attention::cpu(q, k, v, mask, scale))),
+        Err(qkv) => Err(qkv),
+    }
+}
+
+/// `x[rows, in] · w` on the CPU inference backend with the weight read in place (see
+/// `linear.rs`): `w` is `[in, out]`, or `[out, in]` when `transposed`. `Err` gives `x` back on
+/// any other backend (autodiff included), or when `w` cannot be borrowed.
+#[allow(clippy::result_large_err)] // the input itself comes back, as in every fused dispatch
+pub fn linear_inference<B: Backend>(
+    x: Tensor<B, 2>,
+    w: &Tensor<B, 2>,
+    transposed: bool,
+) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
+    let Some(w) = (w as &dyn Any).downcast_ref::<Tensor<Cpu, 2>>() else {
+        return Err(x);
+    };
+    match cast::<_, Tensor<Cpu, 2>>(x) {
+        Ok(x) => linear::cpu(x, w, transposed).map(same).map_err(same),
+        Err(x) => Err(x),
+    }
+}
+
+/// Keys and values of one layer's KV cache kept on the host, `[batch, total, kv_heads,
+/// head_dim]` row-major: the CPU inference path of [`attention_cached`] reads them in place
+/// instead of copying a Burn tensor of the whole cache to the host at every decoding step.
+#[derive(Debug, Clone, Default)]
+pub struct HostKv {
+    k: Vec<f32>,
+    v: Vec<f32>,
+    total: usize,
+}
+
+impl HostKv {
+    /// Appends `seq` new positions per row (`k_new`, `v_new`: `[batch, seq, kv, d]`), each row's
+    /// new block after its old one.
+    fn append(&mut self, k_new: &[f32], v_new: &[f32], batch: usize, seq: usize) {
+        let grow = |old: &[f32], new: &[f32], total: usize| -> Vec<f32> {
+            let (old_row, new_row) = (old.len() / batch.max(1), new.len() / batch.max(1));
+            let mut out = Vec::with_capacity(old.len() + new.len());
+            for row in 0..batch {
+                if total > 0 {
+                    out.extend_from_slice(&old[row * old_row..(row + 1) * old_row]);
+                }
+                out.extend_from_slice(&new[row * new_row..(row + 1) * new_row]);
+            }
+            out
+        };
+        self.k = grow(&self.k, k_new, self.total);
+        self.v = grow(&self.v, v_new, self.total);
+        self.total += seq;
+    }
+}
+
+/// [`attention`] for inference with a KV cache: the new keys and values are appended to `cache`
+/// and the queries attend to all of it. On the CPU inference backend the cache lives on the
+/// host ([`HostKv`]); `Err` gives the inputs back on any other backend, whose caller keeps a
+/// tensor cache.
+#[allow(clippy::type_complexity)]
+pub fn attention_cached<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    cache: &mut HostKv,
+    mask: &AttentionMask,
+    scale: f32,
+) -> Result<Tensor<B, 4>, (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>)> {
+    match cast::<_, (Tensor<Cpu, 4>, Tensor<Cpu, 4>, Tensor<Cpu, 4>)>((q, k, v)) {
+        Ok((q, k, v)) => {
+            let [batch, seq, _, _] = k.dims();
+            let k_new = to_host::<4>(k.into_primitive().tensor());
+            let v_new = to_host::<4>(v.into_primitive().tensor());
+            cache.append(&k_new, &v_new, batch, seq);
+            Ok(same(attention::cpu_host_kv(
+                q,
+                &cache.k,
+                &cache.v,
+                cache.total,
+                mask,
+                scale,
+            )))
+        }
         Err(qkv) => Err(qkv),
     }
 }

@@ -7,6 +7,8 @@ use burn::tensor::{Tensor, backend::Backend};
 #[derive(Debug, Default)]
 pub struct LayerCache<B: Backend> {
     kv: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    /// The fused CPU path's keys and values, on the host.
+    host: crate::fused::HostKv,
 }
 
 impl<B: Backend> LayerCache<B> {
@@ -27,6 +29,11 @@ impl<B: Backend> LayerCache<B> {
         self.kv = Some((k.clone(), v.clone()));
         (k, v)
     }
+
+    /// The host cache of the fused CPU inference path.
+    pub(crate) fn host_mut(&mut self) -> &mut crate::fused::HostKv {
+        &mut self.host
+    }
 }
 
 /// The cache of a whole model for one batch of sequences.
@@ -41,7 +48,12 @@ impl<B: Backend> KvCache<B> {
     /// An empty cache for `num_layers` layers and `batch` rows.
     pub fn new(num_layers: usize, batch: usize) -> Self {
         Self {
-            layers: (0..num_layers).map(|_| LayerCache { kv: None }).collect(),
+            layers: (0..num_layers)
+                .map(|_| LayerCache {
+                    kv: None,
+                    host: crate::fused::HostKv::default(),
+                })
+                .collect(),
             key_mask: vec![Vec::new(); batch],
             next_positions: vec![0; batch],
         }

@@ -51,7 +51,12 @@ impl<B: Backend> Linear<B> {
         let [batch, seq_len, in_features] = x.dims();
         // One large GEMM over all tokens beats a batched matmul over `batch` small ones.
         let x2 = x.reshape([batch * seq_len, in_features]);
-        let mut y = x2.clone().matmul(self.weight.val());
+        let weight = self.weight.val();
+        // Inference on the CPU reads the weight in place (`fused::linear_inference`).
+        let mut y = match crate::fused::linear_inference(x2.clone(), &weight, false) {
+            Ok(y) => y,
+            Err(x2) => x2.matmul(weight),
+        };
         if let Some(bias) = &self.bias {
             y = y + bias.val().unsqueeze_dim(0);
         }
