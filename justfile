@@ -30,6 +30,20 @@ real-data: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     for r in safe ft eval-general eval-harmful eval-helpful eval-xstest; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
 
+# align SmolLM2 (plans/align-smollm2.toml: SafeInstr refusals + its own benign answers) into target/smollm2-aligned/model, then check that plain SFT on the real D_ft breaks it (plans/break-aligned.toml); resumable
+align-smollm2: sys-deps smollm2
+    cargo build --release --locked -p seal-cli
+    [ -f {{smollm2_dir}}/model/config.json ] || target/release/seal model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
+    for r in safe ft eval-general eval-harmful eval-xstest-safe; do target/release/seal data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
+    target/release/seal data mix --recipe recipes/align-benign-prompts.toml --out target/align/benign-prompts.parquet
+    [ -f target/align/benign-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/align/benign-prompts.parquet --distill --chat --greedy --max-new-tokens 256 --out target/align/benign-distilled.parquet
+    target/release/seal data mix --recipe recipes/align-smollm2.toml --out target/align/align.parquet
+    /usr/bin/time -v target/release/seal ablate --plan plans/align-smollm2.toml --out target/align-run --resume 2> target/align-run.time || (tail -40 target/align-run.time; exit 1)
+    mkdir -p target/smollm2-aligned && rm -rf target/smollm2-aligned/model && cp -r target/align-run/stages/finetune-full/model target/smollm2-aligned/model
+    /usr/bin/time -v target/release/seal ablate --plan plans/break-aligned.toml --out target/break-run --resume 2> target/break-run.time || (tail -40 target/break-run.time; exit 1)
+    mkdir -p docs/align && cp target/align-run/report.md docs/align/align-report.md && cp target/break-run/report.md docs/align/break-report.md
+    grep -E 'Elapsed|Maximum resident' target/align-run.time target/break-run.time | tee docs/align/cost.txt
+
 # the inputs of plans/real-diagnostics.toml (the CPU slices with the novel family marked), then the plan itself
 real-diagnostics: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force

@@ -67,6 +67,23 @@ pub enum DataCommand {
     /// Build a mixture from a TOML recipe (sources, filters, counts or fractions, labels, dedup,
     /// seed); writes OUT and a report OUT with `.mix.json`.
     Mix(DataMixArgs),
+    /// Join two record files of the same prompts (e.g. the `chosen` and `rejected` sides of
+    /// HH-RLHF, mixed by two recipes with one hash split) into preference pairs (JSONL of
+    /// prompt, chosen, rejected) for `seal judge train`.
+    Pairs(DataPairsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataPairsArgs {
+    /// Records whose responses are the preferred answers.
+    #[arg(long)]
+    pub chosen: PathBuf,
+    /// Records of the same prompts whose responses are the dispreferred answers.
+    #[arg(long)]
+    pub rejected: PathBuf,
+    /// Output JSONL, written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -211,6 +228,11 @@ pub struct GenerateArgs {
     /// Sampler seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// With --prompts: write the model's own finished answers as canonical training records
+    /// (.parquet or .jsonl, `response` = the answer: self-distillation data) instead of
+    /// generation records; answers cut at --max-new-tokens are left out and counted
+    #[arg(long, requires = "prompts")]
+    pub distill: bool,
     /// Print JSON lines (prompt, answer, token counts) instead of plain text.
     #[arg(long)]
     pub json: bool,
@@ -462,6 +484,10 @@ pub struct SelectArgs {
     /// Inner steps of θ̂ per outer step (alg1).
     #[arg(long)]
     pub inner_steps: Option<usize>,
+    /// When alg1 measures θ̂'s losses: `before` its inner steps (default) or `after` them (one
+    /// more forward, as V-PBGD).
+    #[arg(long, value_parser = ["before", "after"])]
+    pub aux_loss: Option<String>,
     /// Penalty schedule: reference, faster, constant:G, linear:START:STEP:MAX, ramp:START:END:STEPS.
     #[arg(long)]
     pub gamma: Option<String>,
@@ -602,8 +628,12 @@ pub struct JudgeTrainArgs {
     #[arg(long, default_value_t = 256)]
     pub max_len: usize,
     /// Keep the last N pairs out of training and report the accuracy on them.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "held_out")]
     pub holdout: usize,
+    /// Held-out preference pairs (a file of their own, e.g. another hash split): train on all of
+    /// --pairs and report the accuracy on these.
+    #[arg(long)]
+    pub held_out: Option<PathBuf>,
     /// Seed (initial weights, pair order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

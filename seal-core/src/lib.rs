@@ -44,7 +44,7 @@ pub use baselines::{
     Candidate, DSIR_BUCKETS, METHOD_NAMES, Selection, SelectionMethod, dsir_selection, full_selection,
     keep_fraction, loss_rank_selection, random_selection, with_safety_demos, word_tokens,
 };
-pub use bilevel::{Algorithm, Bilevel, BilevelConfig, BilevelState, SelectionResult, epoch_order};
+pub use bilevel::{Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelState, SelectionResult, epoch_order};
 pub use error::{CoreError, Result};
 pub use ids::ExampleId;
 pub use objective::{BilevelModel, MicroBatch, MicroLosses};

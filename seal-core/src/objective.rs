@@ -74,6 +74,25 @@ pub trait BilevelModel: Sized {
     /// here: the loop checks them and names the epoch and step.
     fn accumulate(&mut self, batch: &MicroBatch<'_>) -> Result<MicroLosses, Self::Error>;
 
+    /// The per-example losses of D_ft examples `ft` under the current parameters, with no
+    /// gradient to keep (Algorithm 1 with `aux_loss = after` measures θ̂ after its step this way).
+    /// The default is [`accumulate`](Self::accumulate) with both coefficients 0, which adds a zero
+    /// gradient; a model should skip the backward of a zero coefficient, as the Llama's does.
+    ///
+    /// # Errors
+    /// As [`accumulate`](Self::accumulate).
+    fn eval_ft_losses(&mut self, ft: &[usize]) -> Result<Vec<f32>, Self::Error> {
+        let weights = vec![0.0; ft.len()];
+        let losses = self.accumulate(&MicroBatch {
+            safe: &[],
+            ft,
+            ft_weights: &weights,
+            safe_coef: 0.0,
+            ft_coef: 0.0,
+        })?;
+        Ok(losses.ft)
+    }
+
     /// One optimizer step on the accumulated gradients (clip, then Adam), then clears them.
     ///
     /// # Errors

@@ -35,6 +35,7 @@ mod inspect;
 mod io;
 mod mix;
 mod ops;
+mod pairs;
 mod record;
 pub mod schema;
 mod scores;
@@ -60,6 +61,7 @@ pub use ops::{
     DedupBy, Duplicate, SplitKey, assign_splits, dedup, normalized_content, normalized_prompt, sample,
     seeded_hash, shuffle,
 };
+pub use pairs::{PairReport, PreferenceRow, flatten_prompt, join_preferences};
 pub use record::{Example, Label, content_id};
 pub use scores::{ScoreRow, read_scores, write_scores};
 pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};

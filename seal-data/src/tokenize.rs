@@ -1,6 +1,9 @@
 //! Templating and tokenization of canonical records into training rows: the prompt rendered
 //! with a chat template (ending where the answer starts), then the response and the eos token;
-//! the loss mask marks the response and eos (DESIGN section 2: response-only loss).
+//! the loss mask marks the response and eos (DESIGN section 2: response-only loss). Prompt and
+//! response are encoded as one text and split at the prompt's last byte, so the answer's first
+//! token is the one the model reads there (a template ending in a space and a byte-level BPE
+//! would otherwise split `ĠSure` into `Ġ` + `Sure`).
 //!
 //! Rows longer than the length limit are dropped, not truncated (a truncated answer teaches
 //! the model to stop mid-sentence), and every drop is reported by id, so a selection made
@@ -71,7 +74,8 @@ impl Tokenized {
     }
 }
 
-/// The prompt of `example` as token ids, ending where the answer starts (for generation).
+/// The prompt of `example` as token ids, ending where the answer starts (for generation): the
+/// prompt tokens of a training row of this prompt.
 ///
 /// # Errors
 /// [`DataError::Tokenize`] naming the example.
@@ -84,8 +88,19 @@ pub fn prompt_ids(example: &Example, tokenizer: &TextTokenizer, template: &ChatT
     // A model's own template spells out its special tokens (as transformers'
     // apply_chat_template does); the reference template relies on the tokenizer's bos.
     let add_special_tokens = matches!(template, ChatTemplate::Reference);
-    tokenizer.encode(&text, add_special_tokens).map_err(wrap)
+    // The prompt the training rows end with: tokens that a following word would merge into
+    // (the reference template's closing space) are left for the model to generate, as it
+    // learnt to (`ĠSure`, see `TextTokenizer::encode_pair`); the decoded answer is trimmed.
+    let (mut ids, prompt_len) = tokenizer
+        .encode_pair(&text, ANSWER_PROBE, add_special_tokens)
+        .map_err(wrap)?;
+    ids.truncate(prompt_len);
+    Ok(ids)
 }
+
+/// A word standing in for an answer's first word when the generation prompt is cut where the
+/// training rows cut it.
+const ANSWER_PROBE: &str = "Sure";
 
 /// Tokenizes training records: prompt (templated) + response + eos, loss on response and eos.
 ///
@@ -163,16 +178,20 @@ fn tokenize_one(example: &Example, tokenizer: &TextTokenizer, options: &Tokenize
             ),
         }));
     }
-    let mut input_ids = prompt_ids(example, tokenizer, &options.template)?;
-    let prompt_len = input_ids.len();
-    let mut answer = tokenizer.encode(response, false).map_err(wrap)?;
+    // Prompt and response are encoded as one text and split where the prompt's bytes end, so
+    // the first answer token is the one the model reads after this prompt (see
+    // `TextTokenizer::encode_pair`), not the start of a separate encoding.
+    let prompt_text = options.template.render(&example.prompt, true).map_err(wrap)?;
+    let add_special_tokens = matches!(options.template, ChatTemplate::Reference);
+    let (mut input_ids, prompt_len) = tokenizer
+        .encode_pair(&prompt_text, response, add_special_tokens)
+        .map_err(wrap)?;
     // Checked before the eos goes on: a row whose only target is the eos teaches nothing but
     // to stop, and was kept that way while the check came after it.
-    let empty = answer.is_empty();
+    let empty = response.is_empty() || input_ids.len() == prompt_len;
     if let Some(&eos) = tokenizer.eos_ids.first() {
-        answer.push(eos);
+        input_ids.push(eos);
     }
-    input_ids.extend_from_slice(&answer);
     let length = input_ids.len();
     let dropped = |reason: String| {
         Ok(Outcome::Dropped(DroppedRow {

@@ -75,6 +75,28 @@ pub struct RefusalRate {
     pub rate: f64,
 }
 
+impl RefusalRate {
+    /// The 95% Wilson score interval of the rate: unlike the normal approximation it stays
+    /// inside [0, 1] and is sensible at 0 or n refusals and at small n.
+    pub fn interval(&self) -> (f64, f64) {
+        wilson_interval(self.refusals, self.n, 1.959_963_984_540_054)
+    }
+}
+
+/// The Wilson score interval of `k` successes in `n` trials at normal quantile `z`; (0, 1) for
+/// no trials.
+pub fn wilson_interval(k: usize, n: usize, z: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 /// Refusal rate per set and per (set, category), whole set first. On harmful prompts this is
 /// the refusal rate; on benign ones (XSTest's safe prompts) it is the over-refusal rate.
 pub fn refusal_rates(records: &[GenerationRecord]) -> Vec<RefusalRate> {
@@ -121,6 +143,29 @@ pub fn over_refusal_rate<'a>(benign_outputs: impl IntoIterator<Item = &'a str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_intervals_match_the_textbook_values() {
+        // 81 of 100: (0.7222, 0.8749); 0 of 10: (0, 0.2775); 10 of 10: (0.7225, 1).
+        let z = 1.959_963_984_540_054;
+        let close = |(a, b): (f64, f64), (c, d): (f64, f64)| (a - c).abs() < 1e-4 && (b - d).abs() < 1e-4;
+        assert!(
+            close(wilson_interval(81, 100, z), (0.7222, 0.8749)),
+            "{:?}",
+            wilson_interval(81, 100, z)
+        );
+        assert!(
+            close(wilson_interval(0, 10, z), (0.0, 0.2775)),
+            "{:?}",
+            wilson_interval(0, 10, z)
+        );
+        assert!(
+            close(wilson_interval(10, 10, z), (0.7225, 1.0)),
+            "{:?}",
+            wilson_interval(10, 10, z)
+        );
+        assert_eq!(wilson_interval(0, 0, z), (0.0, 1.0));
+    }
 
     #[test]
     fn refusals_are_recognised_at_the_start_only() {

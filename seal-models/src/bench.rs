@@ -15,7 +15,9 @@ use crate::llama::config::LlamaConfig;
 use crate::llama::model::{Llama, TokenBatch, init_random};
 use crate::objective::{LlamaObjective, ObjectiveSettings, TokenizedExample};
 use crate::train::{AdamSettings, TrainBatch, sft_step};
-use seal_core::{Algorithm, Bilevel, BilevelConfig, ExampleId, Observer, PenaltySchedule, StepReport};
+use seal_core::{
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, ExampleId, Observer, PenaltySchedule, StepReport,
+};
 
 /// What a benchmark reports.
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +193,7 @@ pub fn bench_select<B: AutodiffBackend>(
         SelectMode::Alg1 => Algorithm::Alg1 {
             inner_steps: 1,
             keep_penalty_factor: false,
+            aux_loss: AuxLoss::Before,
         },
         _ => Algorithm::Alg2 {},
     };

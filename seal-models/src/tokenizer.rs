@@ -326,6 +326,41 @@ impl TextTokenizer {
         Ok(enc.get_ids().to_vec())
     }
 
+    /// Token ids of `prompt + completion` encoded as one text, and how many of them belong to
+    /// the prompt: the tokens that end at or before the prompt's last byte. A token that spans
+    /// the boundary (a byte-level BPE merges the space a template ends with into the first word
+    /// of the answer: `Assistant:` + `ĠSure`) counts as the completion's, so the completion is
+    /// tokenized the way the model reads such text, not split at the seam as two separate
+    /// encodings would (`Assistant:` + `Ġ` + `Sure`). At least one token stays in the prompt.
+    ///
+    /// # Errors
+    /// [`ModelError::Tokenizer`].
+    pub fn encode_pair(
+        &self,
+        prompt: &str,
+        completion: &str,
+        add_special_tokens: bool,
+    ) -> Result<(Vec<u32>, usize)> {
+        let text = format!("{prompt}{completion}");
+        let enc = self
+            .inner
+            .encode(text.as_str(), add_special_tokens)
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        // Byte offsets into `text`; special tokens the post-processor adds read (0, 0).
+        let boundary = prompt.len();
+        let prompt_len = enc
+            .get_offsets()
+            .iter()
+            .take_while(|&&(_, end)| end <= boundary)
+            .count()
+            .max(1)
+            .min(enc.len());
+        Ok((enc.get_ids().to_vec(), prompt_len))
+    }
+
     /// A lower bound on the token count of `bytes` bytes of text, without encoding it: lets a
     /// caller drop a row that is certainly too long before paying for its encoding (about 170
     /// bytes of memory per character of input).

@@ -82,6 +82,9 @@ pub struct RunResult {
     pub refusals: Vec<RefusalRate>,
 }
 
+/// The name of the run that evaluates the plan's model as it is (`evaluate_start`).
+pub const START_RUN: &str = "start";
+
 /// A run's answers with the key of the stage that generated them (the win-rate reference).
 type Generated = (String, Vec<GenerationRecord>);
 
@@ -139,6 +142,9 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
         }
         results.push(result);
     }
+    if plan.plan.evaluate_start {
+        results.push(runner.start_run(plan, judge.as_ref(), reference.as_ref())?);
+    }
     bar.finish_and_clear();
     let report = report::write(out, plan, &results)?;
     let wall = started.elapsed().as_secs_f64();
@@ -169,6 +175,9 @@ fn stage_count(plan: &ResolvedPlan) -> u64 {
         if run.rank.is_some() {
             n += 1;
         }
+    }
+    if plan.plan.evaluate_start {
+        n += 2; // generate, judge
     }
     n + selects.len() as u64
 }
@@ -356,26 +365,20 @@ impl Runner {
             }
             JudgePlan::TrainReward {
                 pairs,
+                held_out,
+                backbone,
                 tokenizer,
-                hidden_size,
-                num_layers,
-                epochs,
+                ..
             } => {
                 let tokenizer = tokenizer.clone().unwrap_or_else(|| plan.model.clone());
                 let tok_file = tokenizer.join("tokenizer.json");
-                let key = stage_key("judge", &(judge, plan.seed), &[pairs, &tok_file], &[])?;
+                let mut inputs: Vec<&Path> = vec![pairs, &tok_file];
+                inputs.extend(held_out.as_deref());
+                inputs.extend(backbone.as_deref());
+                let key = stage_key("judge", &(judge, plan.seed), &inputs, &[])?;
                 let dir = self.stage_dir("judge", "reward-model");
                 self.stage("judge", &dir, &key, "train the reward judge", |dir| {
-                    let model = dir.join("model");
-                    train_reward_folder(
-                        pairs,
-                        &tokenizer,
-                        *hidden_size,
-                        *num_layers,
-                        *epochs,
-                        plan.seed,
-                        &model,
-                    )
+                    train_reward_folder(judge, &tokenizer, plan.seed, &dir.join("model"))
                 })?;
                 Ok((JudgeSpec::Reward(dir.join("model")), key))
             }
@@ -479,12 +482,75 @@ impl Runner {
         result.finetune = Some(crate::stages::common::read_spec(&ft_dir.join("metrics.json"))?);
         result.finetune_dir = Some(ft_dir.clone());
 
+        let (gen_key, generations) = self.evaluate(
+            plan,
+            name,
+            &ft_dir.join("model"),
+            &ft_key,
+            judge,
+            reference,
+            &mut result,
+        )?;
+        // The reference of every later win rate, when this run is `full`.
+        Ok((result, Some((gen_key, generations))))
+    }
+
+    /// The plan's model as it is (`evaluate_start`): its answers, refusal rates and win rates
+    /// against `full`, as the run `start` (method `none`).
+    fn start_run(
+        &self,
+        plan: &ResolvedPlan,
+        judge: Option<&(JudgeSpec, String)>,
+        reference: Option<&Generated>,
+    ) -> anyhow::Result<RunResult> {
+        let mut result = RunResult {
+            name: START_RUN.into(),
+            group: "baseline".into(),
+            method: "none".into(),
+            select: None,
+            select_dir: None,
+            finetune: None,
+            finetune_dir: None,
+            rank_dir: None,
+            family: START_RUN.into(),
+            seed: plan.plan.seed,
+            win_rates: None,
+            refusals: Vec::new(),
+        };
+        // Keyed by the model folder's contents, as a fine-tuned model is by its stage's key.
+        let model_key = stage_key("start", &(), &[&plan.plan.model], &[])?;
+        self.evaluate(
+            plan,
+            START_RUN,
+            &plan.plan.model,
+            &model_key,
+            judge,
+            reference,
+            &mut result,
+        )?;
+        Ok(result)
+    }
+
+    /// Generates `model`'s answers to the test sets, records their refusal rates in `result`,
+    /// and judges them against the reference's (when there is a judge and a reference); returns
+    /// the generation stage's key and the answers.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        plan: &ResolvedPlan,
+        name: &str,
+        model: &Path,
+        upstream: &str,
+        judge: Option<&(JudgeSpec, String)>,
+        reference: Option<&Generated>,
+        result: &mut RunResult,
+    ) -> anyhow::Result<Generated> {
         let set_paths: Vec<&Path> = plan.generate.sets.iter().map(|s| s.path.as_path()).collect();
-        let gen_key = stage_key("generate", &plan.generate, &set_paths, &[&ft_key])?;
+        let gen_key = stage_key("generate", &plan.generate, &set_paths, &[upstream])?;
         let gen_dir = self.stage_dir("generate", name);
         let gen_spec = GenerateSpec {
-            model: ft_dir.join("model"),
-            model_name: name.clone(),
+            model: model.to_path_buf(),
+            model_name: name.to_string(),
             ..plan.generate.clone()
         };
         self.stage(
@@ -527,8 +593,7 @@ impl Runner {
         } else {
             self.bar.inc(1);
         }
-        // The reference of every later win rate, when this run is `full`.
-        Ok((result, Some((gen_key, generations))))
+        Ok((gen_key, generations))
     }
 }
 
@@ -543,35 +608,49 @@ pub fn overall_rates(results: &[RunResult]) -> BTreeMap<(String, String), seal_e
     out
 }
 
-/// Trains the plan's reward judge on all but the last 10% of the pairs, saves it in `out`, and
-/// records the held-out accuracy beside it (`train_report.json`).
-fn train_reward_folder(
-    pairs: &Path,
-    tokenizer: &Path,
-    hidden_size: usize,
-    num_layers: usize,
-    epochs: usize,
-    seed: u64,
-    out: &Path,
-) -> anyhow::Result<()> {
+/// Trains the plan's reward judge (on all of `pairs` when `held_out` names a file, else on all
+/// but the last 10%), saves it in `out`, and records the held-out accuracy beside it
+/// (`train_report.json`, which the report reads).
+fn train_reward_folder(judge: &JudgePlan, tokenizer: &Path, seed: u64, out: &Path) -> anyhow::Result<()> {
     use seal_eval::judge::RewardArch;
     use seal_eval::{RewardInit, RewardTrainSettings, pair_accuracy, read_preferences, train_reward_judge};
-    let pairs_all = read_preferences(pairs).with_context(|| format!("reading {}", pairs.display()))?;
-    let held = pairs_all.len() / 10;
-    let (train, held_out) = pairs_all.split_at(pairs_all.len() - held);
-    let tok = seal_models::TextTokenizer::from_dir(tokenizer)?;
-    let arch = RewardArch {
+    let JudgePlan::TrainReward {
+        pairs,
+        held_out,
+        backbone,
         hidden_size,
         num_layers,
-        intermediate_size: 2 * hidden_size,
-        ..RewardArch::default()
+        epochs,
+        ..
+    } = judge
+    else {
+        unreachable!("only a train_reward judge is trained");
     };
-    let init = RewardInit::Random {
-        config: Box::new(arch.hf_config(&tok)),
-        tokenizer_dir: tokenizer.to_path_buf(),
+    let read = |path: &Path| read_preferences(path).with_context(|| format!("reading {}", path.display()));
+    let pairs_all = read(pairs)?;
+    let held_file = held_out.as_deref().map(read).transpose()?;
+    let (train, held_out) = match &held_file {
+        Some(held) => (&pairs_all[..], &held[..]),
+        None => pairs_all.split_at(pairs_all.len() - pairs_all.len() / 10),
+    };
+    let init = match backbone {
+        Some(dir) => RewardInit::Backbone { dir: dir.clone() },
+        None => {
+            let tok = seal_models::TextTokenizer::from_dir(tokenizer)?;
+            let arch = RewardArch {
+                hidden_size: *hidden_size,
+                num_layers: *num_layers,
+                intermediate_size: 2 * hidden_size,
+                ..RewardArch::default()
+            };
+            RewardInit::Random {
+                config: Box::new(arch.hf_config(&tok)),
+                tokenizer_dir: tokenizer.to_path_buf(),
+            }
+        }
     };
     let settings = RewardTrainSettings {
-        epochs,
+        epochs: *epochs,
         ..RewardTrainSettings::default()
     };
     let (judge, report) = train_reward_judge(train, &init, &settings, seed)?;

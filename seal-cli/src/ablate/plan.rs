@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use seal_core::{Algorithm, BilevelConfig, PenaltySchedule, SelectorOptimizer, SoftmaxScope};
+use seal_core::{Algorithm, AuxLoss, BilevelConfig, PenaltySchedule, SelectorOptimizer, SoftmaxScope};
 use seal_models::{AdamSettings, LrSchedule, SamplingConfig, SftConfig};
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,9 @@ pub struct Plan {
     /// Evaluation prompt sets (needed when a run fine-tunes).
     #[serde(default)]
     pub test_sets: Vec<TestSet>,
-    /// The judge of the win rates (needed when a run fine-tunes; a plan of select-only runs is
-    /// a diagnostics plan and needs neither).
+    /// The judge of the win rates. Without one, the runs are still fine-tuned, answer the test
+    /// sets and get their refusal rates, and the report has no win rates; adding a judge later
+    /// reuses every stage but the judging (`--resume`).
     #[serde(default)]
     pub judge: Option<JudgePlan>,
     /// Defaults of every selector run.
@@ -52,6 +53,10 @@ pub struct Plan {
     pub generate: GenerateDefaults,
     /// The runs; `full` (the reference of every win rate) is added if missing.
     pub runs: Vec<RunPlan>,
+    /// Also evaluate the plan's model as it is, before any fine-tuning: a run named `start`
+    /// (method `none`) with its answers, refusal rates and win rates against `full`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub evaluate_start: bool,
 }
 
 /// The datasets.
@@ -116,6 +121,14 @@ pub enum JudgePlan {
     TrainReward {
         /// JSONL of {prompt, chosen, rejected}.
         pairs: PathBuf,
+        /// Held-out pairs (JSONL) whose accuracy the report shows; without them the last 10% of
+        /// `pairs` are held out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held_out: Option<PathBuf>,
+        /// Start from this pretrained causal LM folder (its LM head replaced by a scalar head)
+        /// instead of a random backbone of `hidden_size` and `num_layers`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backbone: Option<PathBuf>,
         /// Folder with the tokenizer (defaults to the plan's model).
         #[serde(default)]
         tokenizer: Option<PathBuf>,
@@ -178,6 +191,13 @@ pub struct SelectDefaults {
     pub softmax_scope: String,
     /// Train θ (and θ̂) through LoRA adapters (e.g. `{ rank = 16, alpha = 16.0 }`).
     pub lora: Option<seal_models::LoraConfig>,
+    /// `alg1`: measure θ̂'s losses `before` its inner steps (default) or `after` them.
+    #[serde(skip_serializing_if = "is_default")]
+    pub aux_loss: AuxLoss,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for SelectDefaults {
@@ -193,6 +213,7 @@ impl Default for SelectDefaults {
             optimizer: "adam".into(),
             softmax_scope: "global".into(),
             lora: None,
+            aux_loss: AuxLoss::default(),
         }
     }
 }
@@ -286,6 +307,9 @@ pub struct RunPlan {
     /// Softmax scope override.
     #[serde(default)]
     pub softmax_scope: Option<String>,
+    /// `alg1`'s `aux_loss` override (`before` or `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux_loss: Option<AuxLoss>,
     /// Kept share override.
     #[serde(default)]
     pub keep: Option<f64>,
@@ -365,14 +389,25 @@ impl Plan {
         match &mut self.judge {
             Some(JudgePlan::Reward { path } | JudgePlan::Generative { path }) => *path = abs(path),
             Some(JudgePlan::Http(settings)) => settings.ca_file = settings.ca_file.as_deref().map(abs),
-            Some(JudgePlan::TrainReward { pairs, tokenizer, .. }) => {
+            Some(JudgePlan::TrainReward {
+                pairs,
+                held_out,
+                backbone,
+                tokenizer,
+                ..
+            }) => {
                 *pairs = abs(pairs);
+                *held_out = held_out.as_deref().map(abs);
+                *backbone = backbone.as_deref().map(abs);
                 *tokenizer = Some(tokenizer.as_deref().map_or_else(|| self.model.clone(), abs));
             }
             None => {}
         }
         let evaluates = self.runs.iter().any(|r| !r.select_only);
         self.check_inputs(evaluates)?;
+        if evaluates {
+            self.check_disjoint()?;
+        }
         self.device.parse::<crate::commands::Device>().context("device")?;
         if evaluates && !self.runs.iter().any(|r| r.name == "full") {
             self.runs.insert(
@@ -385,6 +420,7 @@ impl Plan {
                     gamma: None,
                     optimizer: None,
                     softmax_scope: None,
+                    aux_loss: None,
                     keep: None,
                     select_only: false,
                     seed: None,
@@ -404,6 +440,12 @@ impl Plan {
                 .with_context(|| format!("run `{}`", run.name))?;
             resolved.family = family;
             runs.push(resolved);
+        }
+        if self.evaluate_start && names.contains(crate::ablate::START_RUN) {
+            bail!(
+                "runs: the name `{}` is the starting model's with evaluate_start = true",
+                crate::ablate::START_RUN
+            );
         }
         if let Some(full) = runs.iter().position(|r| r.plan.name == "full") {
             if runs[full].method != Method::Full || runs[full].finetune.is_none() {
@@ -505,7 +547,8 @@ impl Plan {
             }
         }
         let Some(judge) = &self.judge else {
-            bail!("judge: a judge is needed when a run fine-tunes (its win rates against `full`)");
+            // Refusal rates only: the report says the win rates need a judge.
+            return Ok(());
         };
         match judge {
             JudgePlan::Reward { path } | JudgePlan::Generative { path } => {
@@ -527,17 +570,105 @@ remove the key"
             }
             JudgePlan::TrainReward {
                 pairs,
+                held_out,
+                backbone,
                 tokenizer,
                 hidden_size,
                 num_layers,
                 epochs,
             } => {
                 require_file(pairs).context("judge.pairs")?;
+                if let Some(held_out) = held_out {
+                    require_file(held_out).context("judge.held_out")?;
+                }
+                if let Some(backbone) = backbone {
+                    require_file(&backbone.join("config.json")).context("judge.backbone")?;
+                }
                 let dir = tokenizer.as_deref().unwrap_or(&self.model);
                 require_file(&dir.join("tokenizer.json")).context("judge.tokenizer")?;
                 anyhow::ensure!(
                     *hidden_size > 0 && *num_layers > 0 && *epochs > 0,
                     "judge: hidden_size, num_layers and epochs must be positive"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// No prompt a model or the judge trains on may be a prompt it is evaluated on: D_ft, D_safe
+    /// and a trained judge's pairs against every test set, prompts compared normalised
+    /// (lowercase, whitespace collapsed). An overlap is an error naming the ids on both sides.
+    fn check_disjoint(&self) -> anyhow::Result<()> {
+        use std::collections::HashMap;
+        let key = |turns: &[String]| -> String {
+            turns
+                .iter()
+                .map(|t| {
+                    t.split_whitespace()
+                        .map(str::to_lowercase)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let record_keys = |path: &Path| -> anyhow::Result<Vec<(String, String)>> {
+            let records =
+                seal_data::read_examples(path).with_context(|| format!("reading {}", path.display()))?;
+            Ok(records
+                .iter()
+                .map(|e| {
+                    let turns: Vec<String> = e.prompt.iter().map(|m| m.content.clone()).collect();
+                    (key(&turns), e.id.to_string())
+                })
+                .collect())
+        };
+        let mut evaluated: HashMap<String, (String, String)> = HashMap::new();
+        for set in &self.test_sets {
+            for (k, id) in record_keys(&set.path)? {
+                evaluated.entry(k).or_insert_with(|| (set.name.clone(), id));
+            }
+        }
+        let mut trained: Vec<(&str, Vec<(String, String)>)> = vec![
+            ("data.ft", record_keys(&self.data.ft)?),
+            ("data.safe", record_keys(&self.data.safe)?),
+        ];
+        if let Some(JudgePlan::TrainReward { pairs, .. }) = &self.judge {
+            let rows =
+                seal_eval::read_preferences(pairs).with_context(|| format!("reading {}", pairs.display()))?;
+            let keys = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    (
+                        key(std::slice::from_ref(&r.prompt)),
+                        r.id.clone().unwrap_or_else(|| format!("line {}", i + 1)),
+                    )
+                })
+                .collect();
+            trained.push(("judge.pairs", keys));
+        }
+        for (what, keys) in trained {
+            let clashes: Vec<String> = keys
+                .iter()
+                .filter_map(|(k, id)| {
+                    evaluated
+                        .get(k)
+                        .map(|(set, test_id)| format!("{id} = test set `{set}` {test_id}"))
+                })
+                .collect();
+            if !clashes.is_empty() {
+                let shown: Vec<&str> = clashes.iter().take(10).map(String::as_str).collect();
+                bail!(
+                    "{what} shares {} prompt(s) with the test sets (a model would be evaluated on what it trained on): \
+                     {}{}; remove them from one side (e.g. a recipe filter or hash split)",
+                    clashes.len(),
+                    shown.join(", "),
+                    if clashes.len() > shown.len() {
+                        format!(" and {} more", clashes.len() - shown.len())
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }
@@ -589,7 +720,11 @@ remove the key"
             "alg1" => Algorithm::Alg1 {
                 inner_steps: 1,
                 keep_penalty_factor: false,
+                aux_loss: run.aux_loss.unwrap_or(d.aux_loss),
             },
+            "alg2" if run.aux_loss.is_some() => {
+                bail!("aux_loss is an option of algorithm `alg1` (Algorithm 2 has no θ̂)")
+            }
             "alg2" => Algorithm::Alg2 {},
             other => bail!("unknown algorithm `{other}`: expected `alg1` or `alg2`"),
         };

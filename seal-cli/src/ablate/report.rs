@@ -83,6 +83,8 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
         }
     );
 
+    judge_line(&mut md, out, p);
+
     let win_table = |md: &mut String, runs: &[&RunResult], extra: bool| {
         let mut header = String::from("| run | method |");
         let mut rule = String::from("| --- | --- |");
@@ -136,9 +138,10 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
             .filter(|r| r.group == g && r.finetune.is_some())
             .collect()
     };
+    // Every evaluated run but the reference: the fine-tuned ones and the starting model.
     let methods: Vec<&RunResult> = results
         .iter()
-        .filter(|r| r.finetune.is_some() && r.name != "full")
+        .filter(|r| (r.finetune.is_some() || r.name == super::START_RUN) && r.name != "full")
         .collect();
     if !methods.is_empty() {
         let _ = writeln!(md, "## Methods\n");
@@ -318,9 +321,51 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     Ok(report)
 }
 
+/// Which judge gave the win rates; for a reward model, its held-out pair accuracy (from the
+/// `train_report.json` that `seal judge train` and the plan's own training write beside it).
+fn judge_line(md: &mut String, out: &Path, p: &super::plan::Plan) {
+    use super::plan::JudgePlan;
+    let accuracy = |folder: &Path| -> String {
+        let report: Option<serde_json::Value> = std::fs::read_to_string(folder.join("train_report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        match report
+            .as_ref()
+            .and_then(|r| Some((r["held_out_accuracy"].as_f64()?, r["held_out_pairs"].as_u64()?)))
+        {
+            Some((a, n)) => format!("; held-out pair accuracy {} % on {n} pairs", pct(a)),
+            None => "; no held-out accuracy recorded (no train_report.json beside it)".to_string(),
+        }
+    };
+    let line = match &p.judge {
+        None => "No judge: the runs are evaluated by their refusal rates only; add a `[judge]` and resume for win \
+                 rates."
+            .to_string(),
+        Some(JudgePlan::Reward { path }) => format!("Judge: reward model `{}`{}.", shown(out, path), accuracy(path)),
+        Some(JudgePlan::TrainReward { pairs, backbone, .. }) => {
+            let model = out.join("stages").join("judge-reward-model").join("model");
+            format!(
+                "Judge: a reward model trained by this plan on `{}`{}{}.",
+                shown(out, pairs),
+                backbone
+                    .as_ref()
+                    .map_or(String::new(), |b| format!(" from `{}`", shown(out, b))),
+                accuracy(&model)
+            )
+        }
+        Some(JudgePlan::Generative { path }) => format!("Judge: generative model `{}`.", shown(out, path)),
+        Some(JudgePlan::Http(settings)) => format!("Judge: `{}` at {}.", settings.model, settings.base_url),
+    };
+    let _ = writeln!(md, "{line}\n");
+}
+
 /// Refusal (harmful sets) and over-refusal (benign sets) rates of every fine-tuned model.
 fn refusal_table(md: &mut String, p: &super::plan::Plan, results: &[RunResult], sets: &[String]) {
-    let _ = writeln!(md, "\n### Refusal rates\n");
+    let _ = writeln!(
+        md,
+        "\n### Refusal rates\n\nShare of answers that open with a refusal phrase (seal-eval's refusal detector), with \
+         the 95% Wilson interval and the counts.\n"
+    );
     let mut header = String::from("| run |");
     let mut rule = String::from("| --- |");
     for s in sets {
@@ -336,9 +381,18 @@ fn refusal_table(md: &mut String, p: &super::plan::Plan, results: &[RunResult], 
     for r in results.iter().filter(|r| !r.refusals.is_empty()) {
         let mut row = format!("| {} |", r.name);
         for s in sets {
-            match r.refusals.iter().find(|x| &x.set == s) {
+            match r.refusals.iter().find(|x| &x.set == s && x.category.is_none()) {
                 Some(x) => {
-                    let _ = write!(row, " {} |", pct(x.rate));
+                    let (low, high) = x.interval();
+                    let _ = write!(
+                        row,
+                        " {} [{}, {}] ({}/{}) |",
+                        pct(x.rate),
+                        pct(low),
+                        pct(high),
+                        x.refusals,
+                        x.n
+                    );
                 }
                 None => row.push_str(" – |"),
             }

@@ -1,16 +1,21 @@
 //! `seal data`: import source files into canonical records, inspect a record file, tokenize
-//! records into a training table, build a mixture from a recipe.
+//! records into a training table, build a mixture from a recipe, join two sides into preference
+//! pairs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use seal_data::{FieldMapping, Format, HhSide, ImportOptions, Label, TokenizeOptions};
+use seal_data::{
+    FieldMapping, Format, HhSide, ImportOptions, Label, TokenizeOptions, join_preferences, read_examples,
+};
 use seal_models::backend::peak_rss_bytes;
 use seal_models::{ChatTemplate, TextTokenizer};
 
-use crate::cli::{DataCommand, DataImportArgs, DataInspectArgs, DataMixArgs, DataTokenizeArgs};
+use crate::cli::{
+    DataCommand, DataImportArgs, DataInspectArgs, DataMixArgs, DataPairsArgs, DataTokenizeArgs,
+};
 
 pub fn exec(command: DataCommand) -> anyhow::Result<()> {
     match command {
@@ -18,7 +23,29 @@ pub fn exec(command: DataCommand) -> anyhow::Result<()> {
         DataCommand::Inspect(args) => inspect(args),
         DataCommand::Tokenize(args) => tokenize(args),
         DataCommand::Mix(args) => mix(args),
+        DataCommand::Pairs(args) => pairs(args),
     }
+}
+
+fn pairs(args: DataPairsArgs) -> anyhow::Result<()> {
+    check_extension(&args.out, &["jsonl"])?;
+    let read = |path: &Path| read_examples(path).with_context(|| format!("reading {}", path.display()));
+    let (rows, report) = join_preferences(&read(&args.chosen)?, &read(&args.rejected)?)?;
+    let mut text = String::new();
+    for row in &rows {
+        text.push_str(&serde_json::to_string(row)?);
+        text.push('\n');
+    }
+    seal_models::io::write_atomic(&args.out, text.as_bytes())?;
+    println!(
+        "{} pairs -> {} ({} chosen prompts without a rejected answer, {} with identical answers, {} repeated)",
+        report.pairs,
+        args.out.display(),
+        report.unmatched,
+        report.identical,
+        report.repeated_prompts
+    );
+    Ok(())
 }
 
 fn import(args: DataImportArgs) -> anyhow::Result<()> {

@@ -92,6 +92,39 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
         batch_size: args.batch_size,
     };
     let device: crate::commands::Device = args.device.parse()?;
+    if args.distill {
+        let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        anyhow::ensure!(
+            matches!(ext, "parquet" | "jsonl"),
+            "--out {}: --distill writes canonical records, .parquet or .jsonl",
+            out.display()
+        );
+        let (records, cut) =
+            crate::on_device!(device, crate::stages::generate::distill, &spec, "self-distill")?;
+        anyhow::ensure!(
+            !records.is_empty(),
+            "no answer finished within --max-new-tokens {}",
+            args.max_new_tokens
+        );
+        if ext == "parquet" {
+            seal_data::write_parquet(out, &records)?;
+        } else {
+            seal_data::write_jsonl(out, &records)?;
+        }
+        println!(
+            "{} finished answers -> {} ({} cut at --max-new-tokens {} left out{})",
+            records.len(),
+            out.display(),
+            cut.len(),
+            args.max_new_tokens,
+            if cut.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", cut.join(", "))
+            }
+        );
+        return Ok(());
+    }
     let records = crate::on_device!(device, crate::stages::generate::run, &spec, out)?;
     println!("{} answers -> {}", records.len(), out.display());
     Ok(())

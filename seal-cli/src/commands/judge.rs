@@ -97,6 +97,15 @@ fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
         );
     }
     let (train, held_out) = pairs.split_at(pairs.len() - args.holdout);
+    let held_file = match &args.held_out {
+        Some(path) => read_preferences(path).with_context(|| format!("reading {}", path.display()))?,
+        None => Vec::new(),
+    };
+    let held_out = if args.held_out.is_some() {
+        &held_file[..]
+    } else {
+        held_out
+    };
     let init = match (&args.backbone, &args.tokenizer) {
         (Some(dir), _) => RewardInit::Backbone { dir: dir.clone() },
         (None, Some(tokenizer)) => {
@@ -145,6 +154,7 @@ fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("saving the reward model to {}", args.out.display()))?;
     let summary = serde_json::json!({
         "pairs": args.pairs,
+        "held_out_file": args.held_out,
         "train_pairs": train.len(),
         "held_out_pairs": held_out.len(),
         "held_out_accuracy": held_out_accuracy,

@@ -1,7 +1,7 @@
 //! `seal select`: train the data selector and score D_ft.
 
 use anyhow::{Context, bail};
-use seal_core::{Algorithm, BilevelConfig, SelectorOptimizer, SoftmaxScope, WeightKind};
+use seal_core::{Algorithm, AuxLoss, BilevelConfig, SelectorOptimizer, SoftmaxScope, WeightKind};
 use seal_models::{AdamSettings, LoraConfig};
 use serde::Deserialize;
 
@@ -62,6 +62,7 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
             "alg1" => Algorithm::Alg1 {
                 inner_steps: args.inner_steps.unwrap_or(1),
                 keep_penalty_factor: false,
+                aux_loss: AuxLoss::default(),
             },
             "alg2" => Algorithm::Alg2 {},
             other => bail!("unknown --algo `{other}`: expected `alg1` or `alg2`"),
@@ -70,6 +71,12 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         (args.inner_steps, &mut bilevel.algorithm)
     {
         *inner_steps = steps;
+    }
+    if let Some(when) = &args.aux_loss {
+        match &mut bilevel.algorithm {
+            Algorithm::Alg1 { aux_loss, .. } => *aux_loss = when.parse().map_err(anyhow::Error::msg)?,
+            Algorithm::Alg2 {} => bail!("--aux-loss is an option of --algo alg1 (Algorithm 2 has no θ̂)"),
+        }
     }
     if let Some(gamma) = &args.gamma {
         bilevel.penalty = gamma.parse()?;

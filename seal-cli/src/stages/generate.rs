@@ -55,12 +55,23 @@ impl GenerateSpec {
     }
 }
 
-/// Generates every set's answers and writes them to `out` (JSONL, atomically).
-pub fn run<B: Backend>(
-    spec: &GenerateSpec,
-    out: &Path,
+/// One answered prompt.
+pub struct Answered<'a> {
+    /// The set it came from.
+    pub set: &'a str,
+    /// The prompt record.
+    pub example: seal_data::Example,
+    /// The decoded answer, trimmed.
+    pub output: String,
+    /// Whether the answer ended on a stop token (else it was cut at `max_new_tokens`).
+    pub finished: bool,
+}
+
+/// Answers every prompt of `spec`'s sets with its model, batched and seeded per batch.
+fn answer_all<'a, B: Backend>(
+    spec: &'a GenerateSpec,
     device: &B::Device,
-) -> anyhow::Result<Vec<GenerationRecord>> {
+) -> anyhow::Result<Vec<Answered<'a>>> {
     spec.check()?;
     let tokenizer = TextTokenizer::from_dir(&spec.model)
         .with_context(|| format!("loading tokenizer of {}", spec.model.display()))?;
@@ -68,8 +79,6 @@ pub fn run<B: Backend>(
     let model = load_llama::<B>(&spec.model, device)
         .with_context(|| format!("loading model {}", spec.model.display()))?
         .model;
-    let settings = serde_json::to_value(&spec.sampling).context("serialising sampling settings")?;
-    let mut records = Vec::new();
     let mut sets = Vec::with_capacity(spec.sets.len());
     for set in &spec.sets {
         let mut prompts = read_records(&set.path)?;
@@ -80,6 +89,7 @@ pub fn run<B: Backend>(
     }
     let total: usize = sets.iter().map(|(_, p)| p.len()).sum();
     let mut bar = crate::progress::Progress::new("generate", "prompts", Some(total as u64));
+    let mut answered = Vec::with_capacity(total);
     for (set, prompts) in sets {
         bar.set_message(format!("set {}", set.name));
         for (batch_index, batch) in prompts.chunks(spec.batch_size).enumerate() {
@@ -95,22 +105,69 @@ pub fn run<B: Backend>(
             };
             let outputs = generate(&model, &ids, &sampling, &tokenizer.eos_ids, tokenizer.pad_id)?;
             for (example, answer) in batch.iter().zip(outputs) {
-                let prompt: Vec<&str> = example.prompt.iter().map(|m| m.content.as_str()).collect();
-                records.push(GenerationRecord {
-                    prompt_id: example.id.to_string(),
-                    set: set.name.clone(),
-                    category: example.category.clone(),
-                    model: spec.model_name.clone(),
-                    seed: spec.sampling.seed,
-                    settings: settings.clone(),
-                    prompt: prompt.join("\n\n"),
+                let finished = answer.last().is_some_and(|t| tokenizer.eos_ids.contains(t));
+                answered.push(Answered {
+                    set: &set.name,
+                    example: example.clone(),
                     output: tokenizer.decode(&answer, true)?.trim().to_string(),
+                    finished,
                 });
             }
             bar.inc(batch.len() as u64);
         }
         tracing::info!(set = %set.name, prompts = prompts.len(), "generated");
     }
+    Ok(answered)
+}
+
+/// Generates every set's answers and writes them to `out` (JSONL, atomically).
+pub fn run<B: Backend>(
+    spec: &GenerateSpec,
+    out: &Path,
+    device: &B::Device,
+) -> anyhow::Result<Vec<GenerationRecord>> {
+    let settings = serde_json::to_value(&spec.sampling).context("serialising sampling settings")?;
+    let records: Vec<GenerationRecord> = answer_all::<B>(spec, device)?
+        .into_iter()
+        .map(|a| {
+            let prompt: Vec<&str> = a.example.prompt.iter().map(|m| m.content.as_str()).collect();
+            GenerationRecord {
+                prompt_id: a.example.id.to_string(),
+                set: a.set.to_string(),
+                category: a.example.category.clone(),
+                model: spec.model_name.clone(),
+                seed: spec.sampling.seed,
+                settings: settings.clone(),
+                prompt: prompt.join("\n\n"),
+                output: a.output,
+            }
+        })
+        .collect();
     write_generations(out, &records)?;
     Ok(records)
+}
+
+/// Self-distillation data: the model's own answers to every prompt as canonical training
+/// records (the prompt record with `response` = the answer, `source` = `source`), without the
+/// answers cut at `max_new_tokens` (training on them would teach stopping mid-sentence), whose
+/// ids are returned beside.
+pub fn distill<B: Backend>(
+    spec: &GenerateSpec,
+    source: &str,
+    device: &B::Device,
+) -> anyhow::Result<(Vec<seal_data::Example>, Vec<String>)> {
+    let mut kept = Vec::new();
+    let mut cut = Vec::new();
+    for a in answer_all::<B>(spec, device)? {
+        if a.finished && !a.output.is_empty() {
+            kept.push(seal_data::Example {
+                source: source.to_string(),
+                response: Some(a.output),
+                ..a.example
+            });
+        } else {
+            cut.push(a.example.id.to_string());
+        }
+    }
+    Ok((kept, cut))
 }

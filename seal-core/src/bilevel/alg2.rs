@@ -24,7 +24,8 @@ pub(super) fn step<M: BilevelModel>(
     // Line 1 and 2 in one go: each micro-batch's forward gives ℓ_F and θ's gradient.
     let theta = forward_pass(model, Role::Main, batch, &weights)?;
     apply(model, Role::Main, batch)?;
-    // Line 3, once per effective batch, in lock-step with θ.
-    let selector_step = selector.step(batch.ft, &theta.ft, None)?;
+    // Line 3, once per effective batch, in lock-step with θ; a short last batch's mean is over B
+    // (see `StepBatch::nominal_batch_size`).
+    let selector_step = selector.step(batch.ft, &theta.ft, batch.short_batch_scale())?;
     Ok(StepOutcome::new(&theta, &weights, None, selector_step))
 }

@@ -52,7 +52,51 @@ pub enum Algorithm {
         /// false. Adam normalises the factor away, and with it ω stays frozen while γ = 0.
         #[serde(default)]
         keep_penalty_factor: bool,
+        /// When θ̂'s losses ℓ̂_F are measured; default `before` its inner steps (see [`AuxLoss`]).
+        #[serde(default, skip_serializing_if = "AuxLoss::is_before")]
+        aux_loss: AuxLoss,
     },
+}
+
+/// When Algorithm 1 measures θ̂'s per-example losses ℓ̂_F, the second term of the selector's
+/// coefficients ℓ_F(θ) − ℓ̂_F(θ̂). In TOML: `algorithm = { kind = "alg1", aux_loss = "after" }`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuxLoss {
+    /// From θ̂'s first forward of the step, before it steps (the default, and this loop's
+    /// behaviour since the start): no extra forward, but in epoch 0 θ̂ has never been trained on
+    /// example i when ℓ̂_i is taken, so the difference is mostly θ's drift.
+    #[default]
+    Before,
+    /// From one more forward (no backward) after θ̂'s inner steps, as V-PBGD measures the
+    /// lower-level value at the updated auxiliary point: θ̂ has then seen the batch.
+    After,
+}
+
+impl AuxLoss {
+    fn is_before(&self) -> bool {
+        *self == AuxLoss::Before
+    }
+
+    /// `before` or `after`, as in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuxLoss::Before => "before",
+            AuxLoss::After => "after",
+        }
+    }
+}
+
+impl std::str::FromStr for AuxLoss {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "before" => Ok(AuxLoss::Before),
+            "after" => Ok(AuxLoss::After),
+            other => Err(format!("expected before or after, got `{other}`")),
+        }
+    }
 }
 
 impl Default for Algorithm {
@@ -200,10 +244,10 @@ struct SelectorTrainer {
 
 impl SelectorTrainer {
     /// One optimizer step on `J(ω) = mean_k p_{batch[k]}(ω)·coeffs[k]`, the gradient scaled by
-    /// `factor` if given; returns J and the gradient's norm before clipping.
-    fn step(&mut self, batch: &[usize], coeffs: &[f32], factor: Option<f64>) -> Result<(f64, f64)> {
+    /// `factor` (1 leaves it as it is); returns J and the gradient's norm before clipping.
+    fn step(&mut self, batch: &[usize], coeffs: &[f32], factor: f64) -> Result<(f64, f64)> {
         let mut grad = self.selector.objective_grad(batch, coeffs)?;
-        if let Some(factor) = factor {
+        if factor != 1.0 {
             for g in &mut grad.grad {
                 *g = (f64::from(*g) * factor) as f32;
             }
@@ -224,8 +268,19 @@ struct StepBatch<'a> {
     /// Fine-tuning indices: the selector's batch I.
     ft: &'a [usize],
     micro_batch_size: usize,
+    /// The configured batch size B. Every step's losses are means over B, not over |I|, so a
+    /// short last batch weighs each of its examples as much as a full batch does (a mean over
+    /// |I| would give each of them B/|I| times the gradient of an example in a full batch).
+    nominal_batch_size: usize,
     /// λ = 1/(1 + γ_t) of this step.
     lambda: f64,
+}
+
+impl StepBatch<'_> {
+    /// |I| / B: 1 for a full batch, less for a short last one.
+    fn short_batch_scale(&self) -> f64 {
+        self.ft.len() as f64 / self.nominal_batch_size.max(self.ft.len()) as f64
+    }
 }
 
 /// The model a pass runs on, for error messages.
@@ -288,7 +343,7 @@ fn forward_pass<M: BilevelModel>(
     batch: &StepBatch<'_>,
     weights: &[f32],
 ) -> Result<Pass> {
-    let total = batch.ft.len() as f64;
+    let total = batch.nominal_batch_size.max(batch.ft.len()) as f64;
     let (lambda, safe) = match role {
         Role::Main => (batch.lambda, batch.safe),
         Role::Aux => (0.0, &[][..]),
@@ -304,8 +359,9 @@ fn forward_pass<M: BilevelModel>(
         } else {
             &safe[range.clone()]
         };
-        // Each micro-batch's mean is weighted by its share of the effective batch, so the summed
-        // gradient is that of the whole batch's mean, also when the last micro-batch is short.
+        // Each micro-batch's mean is weighted by its share of the nominal batch B, so the summed
+        // gradient is that of the batch's loss sum over B: the mean of a full batch, and for a
+        // short last batch each example weighs what it would in a full one.
         let scale = ft.len() as f64 / total;
         let micro = MicroBatch {
             safe,
@@ -325,6 +381,22 @@ fn forward_pass<M: BilevelModel>(
         pass.ft.extend(losses.ft);
     }
     Ok(pass)
+}
+
+/// The per-example fine-tuning losses of `model` on the step's batch, one forward per
+/// micro-batch and no gradient (Algorithm 1's `aux_loss = after`).
+fn loss_pass<M: BilevelModel>(model: &mut M, role: Role, batch: &StepBatch<'_>) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(batch.ft.len());
+    for ft in batch.ft.chunks(batch.micro_batch_size) {
+        let losses = model.eval_ft_losses(ft).map_err(model_error(
+            role.forward_op(),
+            batch.epoch,
+            batch.global_step,
+        ))?;
+        check_losses(role, "fine-tuning", ft, &losses, batch)?;
+        out.extend(losses);
+    }
+    Ok(out)
 }
 
 /// One loss per index, all finite: a NaN or infinite loss stops the run naming epoch and step.
@@ -584,6 +656,7 @@ impl<M: BilevelModel> Bilevel<M> {
                 safe: &safe,
                 ft,
                 micro_batch_size: self.config.micro_batch_size,
+                nominal_batch_size: batch_size,
                 lambda,
             };
             let outcome = match (self.config.algorithm, self.aux.as_mut()) {
@@ -592,6 +665,7 @@ impl<M: BilevelModel> Bilevel<M> {
                     Algorithm::Alg1 {
                         inner_steps,
                         keep_penalty_factor,
+                        aux_loss,
                     },
                     Some(aux),
                 ) => alg1::step(
@@ -599,8 +673,11 @@ impl<M: BilevelModel> Bilevel<M> {
                     aux,
                     &mut self.selector,
                     &batch,
-                    inner_steps,
-                    keep_penalty_factor,
+                    alg1::Options {
+                        inner_steps,
+                        keep_penalty_factor,
+                        aux_loss,
+                    },
                 )?,
                 (Algorithm::Alg1 { .. }, None) => {
                     unreachable!("from_state forks θ̂ for algorithm 1")
@@ -749,7 +826,8 @@ mod tests {
             c.algorithm,
             Algorithm::Alg1 {
                 inner_steps: 1,
-                keep_penalty_factor: false
+                keep_penalty_factor: false,
+                aux_loss: AuxLoss::Before,
             }
         );
         assert_eq!(c.algorithm.name(), "alg1");
@@ -783,6 +861,7 @@ mod tests {
         c.algorithm = Algorithm::Alg1 {
             inner_steps: 0,
             keep_penalty_factor: false,
+            aux_loss: AuxLoss::Before,
         };
         assert!(matches!(
             c.validate(),

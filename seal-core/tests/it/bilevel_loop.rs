@@ -5,8 +5,8 @@ use std::error::Error as _;
 use std::sync::Arc;
 
 use seal_core::{
-    Algorithm, Bilevel, BilevelConfig, BilevelModel, BilevelState, CoreError, EpochReport, MicroBatch,
-    NoopObserver, Observer, PenaltySchedule, Selector, SoftmaxScope, StepReport, WeightKind,
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelModel, BilevelState, CoreError, EpochReport,
+    MicroBatch, NoopObserver, Observer, PenaltySchedule, Selector, SoftmaxScope, StepReport, WeightKind,
 };
 
 use crate::toy::{Adam, Fault, Toy, World, WorldSpec};
@@ -28,6 +28,7 @@ fn alg1(inner_steps: usize) -> Algorithm {
     Algorithm::Alg1 {
         inner_steps,
         keep_penalty_factor: false,
+        aux_loss: AuxLoss::Before,
     }
 }
 
@@ -347,8 +348,14 @@ fn alg1_aux_model_is_a_fork_that_diverges() {
             for (h, t) in hat.iter().zip(&theta) {
                 assert_eq!((&h.ft, &h.ft_weights), (&t.ft, &t.ft_weights));
             }
+            // The weighted mean only, over the nominal batch of 12 (the short last batch of 6
+            // counts half).
             let total: f64 = hat.iter().map(|h| h.ft_coef).sum();
-            assert!((total - 1.0).abs() < 1e-12, "θ̂'s loss is the weighted mean only");
+            let share = hat.iter().map(|h| h.ft.len()).sum::<usize>() as f64 / 12.0;
+            assert!(
+                (total - share).abs() < 1e-12,
+                "θ̂'s loss is the weighted mean only"
+            );
         }
     }
 }
@@ -381,13 +388,18 @@ fn schedule_values_reach_the_loop() {
             assert_eq!(step.global_step, t as u64);
             assert_eq!(step.gamma, schedule.gamma(step.epoch, step.global_step));
             assert_eq!(step.lambda, schedule.lambda(step.epoch, step.global_step));
-            // What the model was told: λ·(share) on the safe mean, (1 − λ)·(share) on g_F.
+            // What the model was told: λ·(share) on the safe mean, (1 − λ)·(share) on g_F,
+            // the shares summing to |I| / B (1 but for the short last batch).
             let micro = step.batch_size.div_ceil(4);
             let mine: Vec<_> = calls.by_ref().take(micro).collect();
             let safe: f64 = mine.iter().map(|c| c.safe_coef).sum();
             let ft: f64 = mine.iter().map(|c| c.ft_coef).sum();
-            assert!((safe - step.lambda).abs() < 1e-12, "{schedule}: step {t}");
-            assert!((ft - (1.0 - step.lambda)).abs() < 1e-12, "{schedule}: step {t}");
+            let share = step.batch_size as f64 / 12.0;
+            assert!((safe - share * step.lambda).abs() < 1e-12, "{schedule}: step {t}");
+            assert!(
+                (ft - share * (1.0 - step.lambda)).abs() < 1e-12,
+                "{schedule}: step {t}"
+            );
         }
         let result = run.selection(0.8).unwrap();
         assert_eq!(result.epochs, recorder.epochs);
@@ -412,6 +424,7 @@ fn keep_penalty_factor_freezes_the_selector_while_gamma_is_zero() {
             algorithm: Algorithm::Alg1 {
                 inner_steps: 1,
                 keep_penalty_factor,
+                aux_loss: AuxLoss::Before,
             },
             penalty: PenaltySchedule::Constant { gamma: 0.0 },
             ..config(Algorithm::Alg2 {})
@@ -474,4 +487,122 @@ fn resume_rejects_state_that_does_not_fit() {
     let err = Bilevel::from_state(sgd, model(), None, state).err();
     assert!(matches!(err, Some(CoreError::StateMismatch { .. })), "{err:?}");
     assert_eq!(model().ft_len(), 30);
+}
+
+#[test]
+fn a_short_last_batch_weighs_each_example_as_a_full_batch_does() {
+    // 30 examples in batches of 12: 12, 12 and a short 6. Every micro-batch's coefficients are its
+    // share of the nominal batch (|micro| / 12), so the short batch's summed coefficients are half
+    // a full batch's: each of its examples weighs what it would in a full batch.
+    let mut run = start(BilevelConfig {
+        epochs: 1,
+        ..config(Algorithm::Alg2 {})
+    });
+    run.run(&mut NoopObserver).unwrap();
+    let calls = &run.model().calls;
+    assert_eq!(calls.len(), 3 + 3 + 2);
+    let lambda = 1.0 / 1.5;
+    for call in calls {
+        let share = call.ft.len() as f64 / 12.0;
+        assert!((call.safe_coef - share * lambda).abs() < 1e-12, "{call:?}");
+        assert!((call.ft_coef - share * (1.0 - lambda)).abs() < 1e-12, "{call:?}");
+    }
+    let short: f64 = calls[6..].iter().map(|c| c.ft_coef).sum();
+    assert!((short - 0.5 * (1.0 - lambda)).abs() < 1e-12, "{short}");
+}
+
+#[test]
+fn the_selector_step_of_a_short_batch_is_scaled_by_its_share_of_the_batch() {
+    // One step over all 30 examples with B = 40: the batch is short, and the ω step must be the
+    // hand-made step on the initial losses with the gradient scaled by 30/40.
+    let world = world();
+    let model = Toy::aligned(Arc::clone(&world), Adam::default(), 20);
+    let initial = model.clone();
+    for optimizer in [
+        seal_core::SelectorOptimizer::Sgd {
+            lr: 0.5,
+            clip_norm: 1e9,
+        },
+        seal_core::SelectorOptimizer::default(),
+    ] {
+        let cfg = BilevelConfig {
+            batch_size: 40,
+            micro_batch_size: 8,
+            epochs: 1,
+            selector_optimizer: optimizer.clone(),
+            ..config(Algorithm::Alg2 {})
+        };
+        let mut run = Bilevel::new(cfg.clone(), world.ft_ids(), model.clone()).unwrap();
+        run.run(&mut NoopObserver).unwrap();
+        let batch: Vec<usize> = run.model().calls.iter().flat_map(|c| c.ft.clone()).collect();
+        assert_eq!(batch.len(), 30);
+        let losses = initial.ft_losses();
+        let coeffs: Vec<f32> = batch.iter().map(|&i| losses[i] as f32).collect();
+        let mut selector = Selector::new(world.ft_ids(), WeightKind::Softmax, SoftmaxScope::Global).unwrap();
+        let mut state = cfg.selector_optimizer.init_state(30);
+        let grad: Vec<f32> = selector
+            .objective_grad(&batch, &coeffs)
+            .unwrap()
+            .grad
+            .iter()
+            .map(|&g| (f64::from(g) * 30.0 / 40.0) as f32)
+            .collect();
+        cfg.selector_optimizer
+            .step(&mut state, selector.logits_mut(), &grad)
+            .unwrap();
+        assert_eq!(
+            bits(run.selector().logits()),
+            bits(selector.logits()),
+            "{optimizer:?}"
+        );
+    }
+}
+
+#[test]
+fn aux_loss_after_measures_theta_hat_after_its_step() {
+    // One step over all of D_ft. `before`: ℓ̂ is the initial model's loss (θ̂ starts as θ).
+    // `after`: one more forward of θ̂ after its step (no gradient), so the reported mean ℓ̂ is
+    // that of the stepped θ̂, and the selector moves differently.
+    let world = world();
+    let model = Toy::aligned(Arc::clone(&world), Adam::default(), 20);
+    let run = |aux_loss| {
+        let cfg = BilevelConfig {
+            batch_size: 30,
+            micro_batch_size: 10,
+            epochs: 1,
+            ..config(Algorithm::Alg1 {
+                inner_steps: 1,
+                keep_penalty_factor: false,
+                aux_loss,
+            })
+        };
+        let mut run = Bilevel::new(cfg, world.ft_ids(), model.clone()).unwrap();
+        let mut seen = Recorder::default();
+        run.run(&mut seen).unwrap();
+        (run, seen.steps[0].aux_ft_loss.unwrap())
+    };
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let (before, before_loss) = run(AuxLoss::Before);
+    let (after, after_loss) = run(AuxLoss::After);
+    assert!(
+        (before_loss - mean(model.ft_losses())).abs() < 1e-6,
+        "{before_loss}"
+    );
+    let stepped = after.aux().unwrap();
+    assert!(
+        (after_loss - mean(stepped.ft_losses())).abs() < 1e-6,
+        "{after_loss}"
+    );
+    assert!(after_loss < before_loss, "θ̂'s step lowers its weighted loss");
+    // θ̂ took three more forwards, with zero coefficients, after its step.
+    let extra: Vec<_> = stepped.calls[3..].to_vec();
+    assert_eq!(extra.len(), 3);
+    assert!(
+        extra
+            .iter()
+            .all(|c| c.ft_coef == 0.0 && c.safe_coef == 0.0 && c.safe.is_empty())
+    );
+    // θ is the same either way; ω is not.
+    assert_eq!(after.model().params, before.model().params);
+    assert_ne!(bits(after.selector().logits()), bits(before.selector().logits()));
 }

@@ -21,7 +21,8 @@
 use std::sync::Arc;
 
 use seal_core::{
-    Algorithm, Bilevel, BilevelConfig, CoreError, NoopObserver, PenaltySchedule, auroc, dropped_share,
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, CoreError, NoopObserver, PenaltySchedule, auroc,
+    dropped_share,
 };
 
 use crate::toy::{Adam, NovelSpec, Toy, World, WorldSpec};
@@ -96,6 +97,7 @@ fn alg1() -> Algorithm {
     Algorithm::Alg1 {
         inner_steps: 1,
         keep_penalty_factor: false,
+        aux_loss: AuxLoss::Before,
     }
 }
 

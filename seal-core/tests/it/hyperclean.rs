@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use seal_core::{
-    Algorithm, Bilevel, BilevelConfig, NoopObserver, SelectorOptimizer, SoftmaxScope, auroc, dropped_share,
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, NoopObserver, SelectorOptimizer, SoftmaxScope, auroc,
+    dropped_share,
 };
 
 use crate::toy::{Adam, Toy, World, WorldSpec};
@@ -64,6 +65,7 @@ fn alg1() -> Algorithm {
     Algorithm::Alg1 {
         inner_steps: 1,
         keep_penalty_factor: false,
+        aux_loss: AuxLoss::Before,
     }
 }
 

@@ -36,15 +36,77 @@ fn ids_of(m: &Mixture, source: &str) -> HashSet<String> {
 }
 
 #[test]
-fn real_safe_is_all_of_safeinstr_training() {
-    let Some(m) = run("real-safe") else { return };
-    // PROVENANCE: 2,483 objects.
-    assert_eq!(m.examples.len(), 2483);
-    assert_eq!(count(&m, Label::Harmful), 2483);
+fn real_safe_is_the_safe_side_of_safeinstr_and_the_alignment_side_is_disjoint() {
+    let (Some(m), Some(refusals)) = (run("real-safe"), run("align-benign-prompts")) else {
+        return;
+    };
+    // PROVENANCE: 2,483 objects; the prompt-keyed hash split puts 2,021 on the `safe` side.
+    assert_eq!(m.examples.len(), 2021);
+    assert_eq!(count(&m, Label::Harmful), 2021);
     assert!(
         m.examples
             .iter()
             .all(|e| e.response.is_some() && e.split.as_deref() == Some("train"))
+    );
+    // The benign prompts written for the alignment are prompts only, all benign.
+    assert_eq!(refusals.examples.len(), 253);
+    assert!(
+        refusals
+            .examples
+            .iter()
+            .all(|e| e.response.is_none() && e.label == Label::Benign)
+    );
+    // The other side of the same split, as recipes/align-smollm2.toml takes it (its second
+    // source, SmolLM2's own answers, is made by `just align-smollm2` and not read here).
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+    let text = std::fs::read_to_string(recipes.join("real-safe.toml")).unwrap();
+    let shared = recipes.join("../../shared/data").display().to_string();
+    let align = text
+        .replace("split = \"safe\"", "split = \"align\"")
+        .replace("../../shared/data", &shared);
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("align-side.toml");
+    std::fs::write(&recipe, align).unwrap();
+    let side = mix(&recipe).unwrap();
+    assert_eq!(side.examples.len(), 2483 - 2021);
+    let safe_prompts: HashSet<String> = m.examples.iter().map(seal_data::normalized_prompt).collect();
+    assert!(
+        side.examples
+            .iter()
+            .all(|e| !safe_prompts.contains(&seal_data::normalized_prompt(e)))
+    );
+}
+
+#[test]
+fn judge_pairs_halves_split_hh_as_the_helpful_set_does() {
+    let (Some(train), Some(eval), Some(helpful)) = (
+        run("judge-hh-train-chosen"),
+        run("judge-hh-eval-rejected"),
+        run("real-eval-helpful"),
+    ) else {
+        return;
+    };
+    let eval_prompts: HashSet<String> = helpful
+        .examples
+        .iter()
+        .map(seal_data::normalized_prompt)
+        .collect();
+    assert!(
+        train
+            .examples
+            .iter()
+            .all(|e| !eval_prompts.contains(&seal_data::normalized_prompt(e)))
+    );
+    assert!(
+        eval.examples
+            .iter()
+            .all(|e| eval_prompts.contains(&seal_data::normalized_prompt(e)))
+    );
+    assert!(
+        train.examples.len() > 700 && eval.examples.len() > 700,
+        "{} {}",
+        train.examples.len(),
+        eval.examples.len()
     );
 }
 
@@ -127,6 +189,10 @@ fn real_eval_xstest_has_the_safe_and_unsafe_counts() {
     // PROVENANCE: 317 shared prompts, 182 safe and 135 unsafe.
     assert_eq!(m.examples.len(), 317);
     assert_eq!((count(&m, Label::Benign), count(&m, Label::Harmful)), (182, 135));
+    let Some(safe) = run("real-eval-xstest-safe") else {
+        return;
+    };
+    assert_eq!((safe.examples.len(), count(&safe, Label::Benign)), (182, 182));
 }
 
 #[test]

@@ -54,6 +54,7 @@ fn smollm2_imports_matches_transformers_and_knows_paris() {
     assert_eq!(text, exp.text, "ChatML rendering");
     let ids = tok.encode(&text, false).unwrap();
     assert_eq!(ids, exp.input_ids, "token ids");
+    pair_encoding_keeps_the_answer_as_the_model_reads_it(&tok);
 
     let device = cpu_device();
     let model = load_llama::<Cpu>(&out, &device).unwrap().model;
@@ -96,4 +97,35 @@ fn smollm2_imports_matches_transformers_and_knows_paris() {
     assert_eq!(answer[0], exp.greedy_tokens, "greedy tokens");
     let text = tok.decode(&answer[0], true).unwrap();
     assert!(text.contains("Paris"), "answer: {text}");
+}
+
+/// Prompt and answer encoded as one text (`encode_pair`): the reference template's closing space
+/// joins the answer's first word (`ĠSure`), where two separate encodings split the seam into a
+/// lone `Ġ` and `Sure`; a template that ends on a newline keeps its own tokens.
+fn pair_encoding_keeps_the_answer_as_the_model_reads_it(tok: &TextTokenizer) {
+    let prompt = "Human: How do I bake bread?\nAssistant: ";
+    let answer = "Sure, here is how.";
+    let (ids, n) = tok.encode_pair(prompt, answer, false).unwrap();
+    assert_eq!(ids, tok.encode(&format!("{prompt}{answer}"), false).unwrap());
+    assert_eq!(tok.decode(&ids[..n], false).unwrap(), prompt.trim_end());
+    assert_eq!(tok.decode(&ids[n..=n], false).unwrap(), " Sure");
+    assert_eq!(tok.decode(&ids[n..], false).unwrap(), format!(" {answer}"));
+    let apart = tok.encode(prompt, false).unwrap();
+    assert_eq!(tok.decode(&apart[apart.len() - 1..], false).unwrap(), " ");
+    assert_eq!(
+        apart.len(),
+        n + 1,
+        "apart, the prompt holds one more token: the lone space"
+    );
+    assert_ne!(tok.encode(answer, false).unwrap()[0], ids[n]);
+
+    let chat = tok
+        .model_template()
+        .unwrap()
+        .render(&[ChatMessage::user("How do I bake bread?")], true)
+        .unwrap();
+    assert!(chat.ends_with('\n'), "{chat:?}");
+    let (ids, n) = tok.encode_pair(&chat, answer, false).unwrap();
+    assert_eq!(ids[..n], tok.encode(&chat, false).unwrap()[..]);
+    assert_eq!(ids[n..], tok.encode(answer, false).unwrap()[..]);
 }
