@@ -73,15 +73,15 @@ pub fn join_preferences(
             .ok_or_else(|| DataError::MissingResponse { id: e.id.clone() })
     };
     let mut report = PairReport::default();
+    // The first record of a prompt wins on each side.
     let mut by_prompt: HashMap<String, &Example> = HashMap::with_capacity(rejected.len());
     for e in rejected {
-        if by_prompt.insert(key(e), e).is_some() {
-            report.repeated_prompts += 1;
+        match by_prompt.entry(key(e)) {
+            std::collections::hash_map::Entry::Occupied(_) => report.repeated_prompts += 1,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(e);
+            }
         }
-    }
-    // The first rejected record of a prompt wins, as the first chosen one does.
-    for e in rejected.iter().rev() {
-        by_prompt.insert(key(e), e);
     }
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::new();

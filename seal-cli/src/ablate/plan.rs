@@ -600,27 +600,19 @@ remove the key"
     /// (lowercase, whitespace collapsed). An overlap is an error naming the ids on both sides.
     fn check_disjoint(&self) -> anyhow::Result<()> {
         use std::collections::HashMap;
-        let key = |turns: &[String]| -> String {
-            turns
-                .iter()
-                .map(|t| {
-                    t.split_whitespace()
-                        .map(str::to_lowercase)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+        // A pair's prompt is one string, normalised as `seal_data::normalized_prompt` does a turn.
+        let key = |text: &str| -> String {
+            text.split_whitespace()
+                .map(str::to_lowercase)
                 .collect::<Vec<_>>()
-                .join("\n")
+                .join(" ")
         };
         let record_keys = |path: &Path| -> anyhow::Result<Vec<(String, String)>> {
             let records =
                 seal_data::read_examples(path).with_context(|| format!("reading {}", path.display()))?;
             Ok(records
                 .iter()
-                .map(|e| {
-                    let turns: Vec<String> = e.prompt.iter().map(|m| m.content.clone()).collect();
-                    (key(&turns), e.id.to_string())
-                })
+                .map(|e| (seal_data::normalized_prompt(e), e.id.to_string()))
                 .collect())
         };
         let mut evaluated: HashMap<String, (String, String)> = HashMap::new();
@@ -641,7 +633,7 @@ remove the key"
                 .enumerate()
                 .map(|(i, r)| {
                     (
-                        key(std::slice::from_ref(&r.prompt)),
+                        key(&r.prompt),
                         r.id.clone().unwrap_or_else(|| format!("line {}", i + 1)),
                     )
                 })

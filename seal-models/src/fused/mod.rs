@@ -139,19 +139,17 @@ impl HostKv {
     /// Appends `seq` new positions per row (`k_new`, `v_new`: `[batch, seq, kv, d]`), each row's
     /// new block after its old one.
     fn append(&mut self, k_new: &[f32], v_new: &[f32], batch: usize, seq: usize) {
-        let grow = |old: &[f32], new: &[f32], total: usize| -> Vec<f32> {
+        let grow = |old: &[f32], new: &[f32]| -> Vec<f32> {
             let (old_row, new_row) = (old.len() / batch.max(1), new.len() / batch.max(1));
             let mut out = Vec::with_capacity(old.len() + new.len());
             for row in 0..batch {
-                if total > 0 {
-                    out.extend_from_slice(&old[row * old_row..(row + 1) * old_row]);
-                }
+                out.extend_from_slice(&old[row * old_row..(row + 1) * old_row]);
                 out.extend_from_slice(&new[row * new_row..(row + 1) * new_row]);
             }
             out
         };
-        self.k = grow(&self.k, k_new, self.total);
-        self.v = grow(&self.v, v_new, self.total);
+        self.k = grow(&self.k, k_new);
+        self.v = grow(&self.v, v_new);
         self.total += seq;
     }
 }
