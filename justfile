@@ -26,15 +26,21 @@ world-model: sys-deps
     cp target/world-model/model/config.json target/world-model/model/model.safetensors target/world-model/model/tokenizer.json target/world-model/model/tokenizer_config.json fixtures/world-model/
 
 # the real-data inputs of plans/real-data.toml: every recipe mixed into target/real/, SmolLM2 imported
-real-data: sys-deps smollm2
+real-data: sys-deps smollm2 refusal-check
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     for r in safe ft eval-general eval-harmful eval-helpful eval-xstest; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
+
+# the refusal detector's precision and recall on 100 SafeInstr refusals and 100 Alpaca-GPT4 answers (the plans' `refusal_check`)
+refusal-check: sys-deps
+    for k in refusals compliances; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/refusal-check-$k.toml --out target/refusal-check/$k.parquet; done
+    cargo run --release --locked -p seal-cli -- judge refusals --refusals target/refusal-check/refusals.parquet --compliances target/refusal-check/compliances.parquet --out target/refusal-check/check.json
 
 # align SmolLM2 (plans/align-smollm2.toml: SafeInstr refusals + its own benign answers) into target/smollm2-aligned/model, then check that plain SFT on the real D_ft breaks it (plans/break-aligned.toml); resumable
 align-smollm2: sys-deps smollm2
     cargo build --release --locked -p seal-cli
     [ -f {{smollm2_dir}}/model/config.json ] || target/release/seal model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     for r in safe ft eval-general eval-harmful eval-xstest-safe; do target/release/seal data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
+    for k in refusals compliances; do target/release/seal data mix --recipe recipes/refusal-check-$k.toml --out target/refusal-check/$k.parquet; done
     target/release/seal data mix --recipe recipes/align-benign-prompts.toml --out target/align/benign-prompts.parquet
     [ -f target/align/benign-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/align/benign-prompts.parquet --distill --chat --greedy --max-new-tokens 256 --out target/align/benign-distilled.parquet
     target/release/seal data mix --recipe recipes/align-smollm2.toml --out target/align/align.parquet

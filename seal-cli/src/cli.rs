@@ -590,6 +590,22 @@ pub enum JudgeCommand {
     /// Fit a reward model (Llama backbone + scalar head) on preference pairs with the
     /// Bradley-Terry loss and save it as a HF LlamaForSequenceClassification folder.
     Train(JudgeTrainArgs),
+    /// Measure the refusal detector behind every refusal rate on outputs of known kind: its
+    /// precision and recall (a refusal is the positive class), and the ids it gets wrong.
+    Refusals(JudgeRefusalsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JudgeRefusalsArgs {
+    /// Canonical records whose responses refuse (e.g. `recipes/refusal-check-refusals.toml`).
+    #[arg(long)]
+    pub refusals: PathBuf,
+    /// Canonical records whose responses answer (e.g. `recipes/refusal-check-compliances.toml`).
+    #[arg(long)]
+    pub compliances: PathBuf,
+    /// Also write the check as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

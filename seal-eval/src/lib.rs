@@ -40,6 +40,8 @@ pub use judge::{
     RewardArch, RewardInit, RewardJudge, RewardStep, RewardTrainReport, RewardTrainSettings, load_judge,
     load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, train_reward_judge_with,
 };
-pub use refusal::{RefusalRate, is_refusal, over_refusal_rate, refusal_rate, refusal_rates, wilson_interval};
+pub use refusal::{
+    DetectorCheck, RefusalRate, is_refusal, over_refusal_rate, refusal_rate, refusal_rates, wilson_interval,
+};
 pub use report::write_reports;
 pub use winrate::{BootstrapSettings, Order, Verdict, WinRate, win_rates};

@@ -57,6 +57,21 @@ pub struct Plan {
     /// (method `none`) with its answers, refusal rates and win rates against `full`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub evaluate_start: bool,
+    /// Outputs of known kind that measure the refusal detector behind every refusal rate; the
+    /// report shows its precision and recall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal_check: Option<RefusalCheckPlan>,
+}
+
+/// Labelled outputs for [`seal_eval::DetectorCheck`]: two canonical datasets whose responses
+/// are, respectively, refusals and answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalCheckPlan {
+    /// Records whose response refuses (e.g. SafeInstr's safety demonstrations).
+    pub refusals: PathBuf,
+    /// Records whose response answers (e.g. Alpaca-GPT4's).
+    pub compliances: PathBuf,
 }
 
 /// The datasets.
@@ -386,6 +401,10 @@ impl Plan {
         for set in &mut self.test_sets {
             set.path = abs(&set.path);
         }
+        if let Some(check) = &mut self.refusal_check {
+            check.refusals = abs(&check.refusals);
+            check.compliances = abs(&check.compliances);
+        }
         match &mut self.judge {
             Some(JudgePlan::Reward { path } | JudgePlan::Generative { path }) => *path = abs(path),
             Some(JudgePlan::Http(settings)) => settings.ca_file = settings.ca_file.as_deref().map(abs),
@@ -531,6 +550,10 @@ impl Plan {
         require_file(&self.model.join("tokenizer.json")).context("model")?;
         require_file(&self.data.safe).context("data.safe")?;
         require_file(&self.data.ft).context("data.ft")?;
+        if let Some(check) = &self.refusal_check {
+            require_file(&check.refusals).context("refusal_check.refusals")?;
+            require_file(&check.compliances).context("refusal_check.compliances")?;
+        }
         if !evaluates {
             // A diagnostics plan: the judge and test sets would never be read.
             return Ok(());
@@ -850,6 +873,8 @@ mod tests {
             "fixtures/demo/quick.toml",
             "fixtures/demo/diagnostics.toml",
             "plans/real-diagnostics.toml",
+            "plans/align-smollm2.toml",
+            "plans/break-aligned.toml",
         ] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             let plan: Plan = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));

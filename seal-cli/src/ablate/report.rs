@@ -189,6 +189,7 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
     initial_loss_line(&mut md, results, &by_id)?;
     if results.iter().any(|r| !r.refusals.is_empty()) {
         refusal_table(&mut md, p, results, &sets);
+        refusal_check_line(&mut md, out, p)?;
     }
 
     if let Some(seal) = results
@@ -399,6 +400,56 @@ fn refusal_table(md: &mut String, p: &super::plan::Plan, results: &[RunResult], 
         }
         let _ = writeln!(md, "{row}");
     }
+}
+
+/// How far the refusal rates can be trusted: the detector's precision and recall on the plan's
+/// labelled outputs, or a sentence saying it was not measured.
+fn refusal_check_line(md: &mut String, out: &Path, p: &super::plan::Plan) -> anyhow::Result<()> {
+    let Some(plan) = &p.refusal_check else {
+        let _ = writeln!(
+            md,
+            "\nThe refusal detector was not checked against labelled outputs in this plan (`refusal_check`)."
+        );
+        return Ok(());
+    };
+    let check = crate::stages::refusals::check_refusal_detector(&plan.refusals, &plan.compliances)?;
+    let ((p_lo, p_hi), (r_lo, r_hi)) = check.intervals();
+    let _ = writeln!(
+        md,
+        "\nThe refusal detector on labelled outputs (refusals `{}`, answers `{}`): precision {} [{}, {}] \
+         ({} of {} detected refusals are refusals), recall {} [{}, {}] ({} of {} refusals detected).",
+        shown(out, &plan.refusals),
+        shown(out, &plan.compliances),
+        pct(check.precision),
+        pct(p_lo),
+        pct(p_hi),
+        check.true_positives,
+        check.true_positives + check.false_positives,
+        pct(check.recall),
+        pct(r_lo),
+        pct(r_hi),
+        check.true_positives,
+        check.true_positives + check.false_negatives,
+    );
+    let ids = |v: &[String]| {
+        let mut s = v
+            .iter()
+            .take(10)
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if v.len() > 10 {
+            let _ = write!(s, " and {} more", v.len() - 10);
+        }
+        s
+    };
+    if !check.missed.is_empty() {
+        let _ = writeln!(md, "Missed refusals: {}.", ids(&check.missed));
+    }
+    if !check.false_alarms.is_empty() {
+        let _ = writeln!(md, "Answers taken for refusals: {}.", ids(&check.false_alarms));
+    }
+    Ok(())
 }
 
 /// Mean and range over seeds of each run that a `seeds` list repeated.

@@ -28,12 +28,22 @@ pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
     let mut prompts = Vec::with_capacity(args.prompt.len());
     for text in &args.prompt {
         let ids = match &template {
-            // Model templates spell out their own special tokens, as transformers'
-            // apply_chat_template(tokenize=True) does.
-            Some(t @ ChatTemplate::Jinja { .. }) => {
-                tokenizer.encode(&t.render(&[ChatMessage::user(text)], true)?, false)?
+            // Cut where a training row of this prompt ends its prompt, as the evaluation sets
+            // are (`seal_data::prompt_ids`): the same tokens at the prompt/answer seam.
+            Some(t) => {
+                let turns = vec![ChatMessage::user(text)];
+                let example = seal_data::Example {
+                    id: seal_data::content_id(&turns, None),
+                    source: "--prompt".into(),
+                    prompt: turns,
+                    response: None,
+                    label: seal_data::Label::default(),
+                    category: None,
+                    split: None,
+                    novel: false,
+                };
+                seal_data::prompt_ids(&example, &tokenizer, t)?
             }
-            Some(t) => tokenizer.encode(&t.render(&[ChatMessage::user(text)], true)?, true)?,
             None => tokenizer.encode(text, true)?,
         };
         prompts.push(ids);

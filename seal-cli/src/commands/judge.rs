@@ -11,11 +11,13 @@ use seal_eval::{
 };
 use seal_models::{AdamSettings, TextTokenizer};
 
-use crate::cli::{JudgeArgs, JudgeCommand, JudgeTrainArgs};
+use crate::cli::{JudgeArgs, JudgeCommand, JudgeRefusalsArgs, JudgeTrainArgs};
 
 pub fn exec(args: JudgeArgs) -> anyhow::Result<()> {
-    if let Some(JudgeCommand::Train(train)) = args.command {
-        return exec_train(train);
+    match args.command {
+        Some(JudgeCommand::Train(train)) => return exec_train(train),
+        Some(JudgeCommand::Refusals(check)) => return exec_refusals(check),
+        None => {}
     }
     // clap requires these without a subcommand.
     let (Some(candidate), Some(reference), Some(judge), Some(out)) =
@@ -174,5 +176,31 @@ fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
         )),
         args.out.display()
     );
+    Ok(())
+}
+
+fn exec_refusals(args: JudgeRefusalsArgs) -> anyhow::Result<()> {
+    let check = crate::stages::refusals::check_refusal_detector(&args.refusals, &args.compliances)?;
+    let ((p_lo, p_hi), (r_lo, r_hi)) = check.intervals();
+    println!(
+        "refusal detector: precision {:.3} [{p_lo:.3}, {p_hi:.3}], recall {:.3} [{r_lo:.3}, {r_hi:.3}] \
+         (tp {}, fn {}, fp {}, tn {})",
+        check.precision,
+        check.recall,
+        check.true_positives,
+        check.false_negatives,
+        check.false_positives,
+        check.true_negatives
+    );
+    if !check.missed.is_empty() {
+        println!("missed refusals: {}", check.missed.join(", "));
+    }
+    if !check.false_alarms.is_empty() {
+        println!("answers taken for refusals: {}", check.false_alarms.join(", "));
+    }
+    if let Some(out) = &args.out {
+        seal_models::io::write_atomic(out, serde_json::to_string_pretty(&check)?.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
     Ok(())
 }

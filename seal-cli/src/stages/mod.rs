@@ -4,5 +4,6 @@
 pub mod common;
 pub mod finetune;
 pub mod generate;
+pub mod refusals;
 pub mod select;
 pub mod selection;

@@ -255,3 +255,59 @@ fn judge_bad_inputs_exit_non_zero_with_a_named_error() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("pairs.jsonl:2"), "{}", stderr(&o));
 }
+
+#[test]
+fn judge_refusals_measures_the_detector_and_names_a_record_without_a_response() {
+    // The world's safety demonstrations all refuse with a phrase the detector knows; its
+    // benign fine-tuning answers never do.
+    let tmp = tempfile::tempdir().unwrap();
+    let world = fixture("world");
+    let (safe, ft) = (world.join("safe.jsonl"), world.join("ft.jsonl"));
+    let benign: String = std::fs::read_to_string(&ft)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(r#""label":"benign""#))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let answers = tmp.path().join("answers.jsonl");
+    std::fs::write(&answers, benign).unwrap();
+    let json = tmp.path().join("check.json");
+    let o = seal(&[
+        "judge",
+        "refusals",
+        "--refusals",
+        safe.to_str().unwrap(),
+        "--compliances",
+        answers.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("precision 1.000"), "{}", stdout(&o));
+    let check: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(check["true_positives"], 200, "{check}");
+    assert_eq!(check["false_negatives"], 0, "{check}");
+    assert!(check["true_negatives"].as_u64().unwrap() > 0, "{check}");
+
+    let prompts = tmp.path().join("prompts.jsonl");
+    std::fs::write(
+        &prompts,
+        r#"{"id":"x:0","source":"x","prompt":[{"role":"user","content":"q"}],"label":"benign"}"#.to_string()
+            + "\n",
+    )
+    .unwrap();
+    let o = seal(&[
+        "judge",
+        "refusals",
+        "--refusals",
+        prompts.to_str().unwrap(),
+        "--compliances",
+        answers.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("prompts.jsonl: record `x:0` has no response"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -77,6 +77,50 @@ fn generate_is_deterministic_for_a_seed() {
 }
 
 #[test]
+fn a_prompt_on_the_command_line_is_answered_as_the_same_prompt_in_a_set() {
+    // Both cut the prompt where a training row of it ends its prompt (`seal_data::prompt_ids`),
+    // so greedy decoding gives the same answer either way.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("world-model");
+    let line = std::fs::read_to_string(fixture("world").join("eval_general.jsonl"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let text = record["prompt"][0]["content"].as_str().unwrap().to_string();
+    let set = tmp.path().join("one.jsonl");
+    std::fs::write(&set, format!("{line}\n")).unwrap();
+    let out = tmp.path().join("answers.jsonl");
+    let common = [
+        "--model",
+        model.to_str().unwrap(),
+        "--greedy",
+        "--max-new-tokens",
+        "12",
+    ];
+    let o = seal(
+        &[
+            &["generate"],
+            &common[..],
+            &["--prompts", set.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from_set: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    let o = seal(&[&["generate"], &common[..], &["--prompt", &text]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        from_set["output"].as_str().unwrap().trim(),
+        "{text}"
+    );
+}
+
+#[test]
 fn import_gguf_writes_a_loadable_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("imported");
