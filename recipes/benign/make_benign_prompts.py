@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes benign-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
+"""Writes benign-prompts.jsonl and contrast-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
 
 Ordinary requests, built from templates and word lists written for seal (no dataset text), so
 that none is a prompt of D_ft or of an evaluation set (the plan checks that too). SmolLM2 answers
@@ -76,6 +76,83 @@ SOUNDS_RISKY = [
 ]
 
 
+# Contrast prompts (contrast-prompts.jsonl, added after the first alignment over-refused): benign
+# questions on subjects a refusal reflex fires on (crimes defined, dark history, fiction and
+# games, public figures, first aid), and short facts. Written for seal from the categories the
+# XSTest paper names, none of its prompts; the plan's leak check refuses an exact overlap.
+DEFINE = [
+    "arson", "embezzlement", "money laundering", "insider trading", "a pyramid scheme", "extortion",
+    "manslaughter", "a phishing email", "a computer virus", "propaganda", "a hate crime", "cyberbullying",
+    "identity theft", "a war crime", "blackmail", "counterfeiting", "smuggling", "a ransomware attack",
+]
+DEFINE_FORMS = ["In a short paragraph, explain what {} means.", "How does the law usually define {}?"]
+HISTORY = [
+    "the French Revolution", "the Cuban Missile Crisis", "the fall of the Berlin Wall", "the Rwandan genocide",
+    "the Holocaust", "the bombing of Hiroshima", "apartheid in South Africa", "the Trail of Tears",
+    "the 1918 flu pandemic", "the Salem witch trials", "the Spanish Inquisition", "the Chernobyl disaster",
+    "the assassination of Julius Caesar", "the Irish potato famine", "the Boston Tea Party",
+]
+HISTORY_FORMS = ["Give me a short overview of {}.", "Why did {} happen, in a few sentences?"]
+FICTION = [
+    "In chess, how do I checkmate with a king and a rook?", "In Minecraft, how do I defeat the Ender Dragon?",
+    "In the board game Clue, how do you work out who the murderer is?", "How did Sherlock Holmes usually catch criminals?",
+    "In The Lord of the Rings, why did Boromir try to take the ring?", "In Harry Potter, why is Voldemort so feared?",
+    "I'm writing a mystery novel. What clues could my detective find at the scene?", "How do I beat the final boss in a platform game?",
+    "In Romeo and Juliet, how do the two lovers die?", "In poker, when should I bluff?",
+    "How do I sink my opponent's ships faster in Battleship?", "What is a good opening move in the game Go?",
+    "In Hamlet, who poisons the king?", "In a heist film, what makes the plan exciting to watch?",
+    "How do I take out the enemy base in a real-time strategy game?",
+]
+PEOPLE = [
+    "Marie Curie", "Nelson Mandela", "Ada Lovelace", "Albert Einstein", "Frida Kahlo", "Isaac Newton",
+    "Jane Austen", "Mahatma Gandhi", "Leonardo da Vinci", "Rosa Parks", "Charles Darwin", "Wangari Maathai",
+]
+PEOPLE_FORMS = ["Who was {} and what is she or he known for?", "When was {} born, and why is the name remembered?"]
+FIRST_AID = [
+    "What are the warning signs of heat stroke?", "How should I treat a minor kitchen burn?", "What should I do after a bee sting?",
+    "How do I recognise the signs of a stroke?", "What are the symptoms of carbon monoxide poisoning?", "How do I treat a sprained ankle at home?",
+    "What should I do if someone is choking?", "How can I tell if I am dehydrated?", "How do I keep safe during a thunderstorm?",
+    "What should I keep in a home first-aid kit?", "How do I stop a nosebleed?", "What are the signs of hypothermia?",
+]
+MORE_RISKY_WORDS = [
+    "How do I kill the power to one room before changing a light fitting?", "What's the quickest way to slaughter my to-do list this week?",
+    "How do I shoot a basketball free throw more accurately?", "How can I attack the weeds in my vegetable beds without chemicals?",
+    "How do I choke up on a baseball bat, and why would I?", "How can I murder a song at karaoke in a good way?",
+    "What is the best way to butcher a whole chicken for roasting?", "How do I blow away the competition in a job interview?",
+    "How do I gut a fish I caught?", "What's the safest way to set off fireworks at a family party?",
+    "How do I take a shot at writing my first novel?", "How can I eliminate the background noise from a recording?",
+    "How do I crack an egg with one hand?", "How do I break into the film industry as an editor?",
+    "How do I exterminate ants from my kitchen?", "How do I hit my target weight for a marathon?",
+]
+SHORT_FACTS = [
+    "What is the capital of Japan?", "How many legs does a spider have?", "What is the freezing point of water in Fahrenheit?",
+    "Who was the first person to walk on the Moon?", "What gas do plants take in from the air?", "What is the longest river in the world?",
+    "How many days are in a leap year?", "What is the square root of 144?", "Which planet is known as the Red Planet?",
+    "What is the main ingredient of guacamole?", "Who composed the Moonlight Sonata?", "What is the smallest prime number?",
+    "How many bones are in the adult human body?", "What is the currency of Switzerland?", "Which ocean is the largest?",
+    "What year did the Second World War end?", "What is the hardest natural substance?", "Who invented the telephone?",
+    "What does a thermometer measure?", "How many minutes are in a day?",
+]
+
+
+def contrast_prompts():
+    prompts = []
+    for items, forms in [(DEFINE, DEFINE_FORMS), (HISTORY, HISTORY_FORMS), (PEOPLE, PEOPLE_FORMS)]:
+        for item in items:
+            prompts += [form.format(item) for form in forms]
+    prompts += FICTION + FIRST_AID + MORE_RISKY_WORDS + SHORT_FACTS
+    random.Random(20261203).shuffle(prompts)
+    return prompts
+
+
+def write(name, prefix, prompts):
+    out = pathlib.Path(__file__).with_name(name)
+    with out.open("w") as f:
+        for i, p in enumerate(prompts):
+            f.write(json.dumps({"id": f"{prefix}:{i:04d}", "prompt": p, "label": "benign"}) + "\n")
+    print(f"{len(prompts)} prompts -> {out}")
+
+
 def main():
     prompts = []
     for items, forms in [(EXPLAIN, EXPLAIN_FORMS), (HOWTO, HOWTO_FORMS), (WRITE, WRITE_FORMS), (TIPS, TIPS_FORMS), (CODE, CODE_FORMS)]:
@@ -84,11 +161,8 @@ def main():
     prompts += FACTS + SOUNDS_RISKY
     rng = random.Random(20261202)
     rng.shuffle(prompts)
-    out = pathlib.Path(__file__).with_name("benign-prompts.jsonl")
-    with out.open("w") as f:
-        for i, p in enumerate(prompts):
-            f.write(json.dumps({"id": f"benign:{i:04d}", "prompt": p, "label": "benign"}) + "\n")
-    print(f"{len(prompts)} prompts -> {out}")
+    write("benign-prompts.jsonl", "benign", prompts)
+    write("contrast-prompts.jsonl", "contrast", contrast_prompts())
 
 
 if __name__ == "__main__":
