@@ -105,8 +105,8 @@ fn a_causal_lm_folder_is_not_a_reward_model() {
 }
 
 #[test]
-fn a_classifier_with_several_labels_or_no_score_is_rejected() {
-    // Write a one-label classifier, then break it two ways.
+fn a_classifier_with_several_labels_a_wrong_head_or_no_score_is_rejected() {
+    // Write a one-label classifier, then break it three ways.
     let pairs = read_preferences(&fixture("world/preferences.jsonl")).unwrap();
     let (judge, _) = train_one_epoch(&pairs[..16], 0);
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +125,24 @@ fn a_classifier_with_several_labels_or_no_score_is_rejected() {
     std::fs::write(&config_path, config.to_string()).unwrap();
     let weights = dir.path().join("model.safetensors");
     let mut map = seal_models::hf::weights::read_safetensors(&weights).unwrap();
-    map.remove("score.weight");
+    // A head of the wrong shape (two rows, as a two-label head would have) is named with both
+    // shapes.
+    let head = map.remove("score.weight").unwrap();
+    let h = head.shape[1];
+    let mut wide = map.clone();
+    wide.insert(
+        "score.weight",
+        seal_models::hf::tensors::HostTensor::new(vec![2, h], [head.data.clone(), head.data].concat()),
+    )
+    .unwrap();
+    seal_models::hf::weights::write_safetensors(&weights, &wide).unwrap();
+    let err = RewardJudge::<Cpu>::load(dir.path(), &cpu_device()).unwrap_err();
+    assert!(matches!(err, EvalError::NotClassifier { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("score.weight has shape [2, {h}], expected [1, {h}]")),
+        "{err}"
+    );
     seal_models::hf::weights::write_safetensors(&weights, &map).unwrap();
     let err = RewardJudge::<Cpu>::load(dir.path(), &cpu_device()).unwrap_err();
     assert!(err.to_string().contains("no score.weight"), "{err}");
