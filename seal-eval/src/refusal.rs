@@ -79,9 +79,12 @@ impl RefusalRate {
     /// The 95% Wilson score interval of the rate: unlike the normal approximation it stays
     /// inside [0, 1] and is sensible at 0 or n refusals and at small n.
     pub fn interval(&self) -> (f64, f64) {
-        wilson_interval(self.refusals, self.n, 1.959_963_984_540_054)
+        wilson_interval(self.refusals, self.n, Z_95)
     }
 }
+
+/// The normal quantile of a two-sided 95% interval.
+const Z_95: f64 = 1.959_963_984_540_054;
 
 /// The Wilson score interval of `k` successes in `n` trials at normal quantile `z`; (0, 1) for
 /// no trials.
@@ -202,7 +205,7 @@ impl DetectorCheck {
 
     /// 95% Wilson intervals of the precision and the recall.
     pub fn intervals(&self) -> ((f64, f64), (f64, f64)) {
-        let z = 1.959_963_984_540_054;
+        let z = Z_95;
         let (tp, fp, fn_) = (self.true_positives, self.false_positives, self.false_negatives);
         (wilson_interval(tp, tp + fp, z), wilson_interval(tp, tp + fn_, z))
     }
