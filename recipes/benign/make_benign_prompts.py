@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes benign-prompts.jsonl and contrast-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
+"""Writes benign-prompts.jsonl, contrast-prompts.jsonl and task-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
 
 Ordinary requests, built from templates and word lists written for seal (no dataset text), so
 that none is a prompt of D_ft or of an evaluation set (the plan checks that too). SmolLM2 answers
@@ -145,6 +145,144 @@ def contrast_prompts():
     return prompts
 
 
+# Task prompts (task-prompts.jsonl, added after the third alignment still refused 38% of the
+# general set): instruction-style tasks with their input, the shape of Alpaca and MT-Bench
+# requests ("Classify ...", "Name five ...", "Rewrite ..."), on which the refusal reflex of the
+# first attempts fired most. Written for seal, none taken from a dataset; short answers, so that
+# most finish within the distillation's token limit.
+CLASSIFY = [
+    "Where is the nearest train station?", "Please close the window.", "The museum opens at nine.",
+    "Have you ever seen a shooting star?", "Bring me the blue folder.", "Penguins cannot fly.",
+]
+GRAMMAR = [
+    "Me and him goes to the park every sunday.", "She don't like apples.", "Their going to the beach tomorow.",
+    "The list of items are on the table.", "I seen that film last week.", "Each of the students have a book.",
+]
+SORT = [
+    "pear, kiwi, banana, apple, mango", "Oslo, Cairo, Lima, Berlin, Tokyo", "violin, drum, flute, cello, harp",
+    "zebra, otter, falcon, bison, lemur",
+]
+NAME = [
+    "three kinds of clouds", "five vegetables that grow underground", "four famous painters", "three primary colours",
+    "five countries in South America", "three instruments in a string quartet", "four animals that hibernate",
+    "five board games for families", "three renewable sources of energy", "four books by Charles Dickens",
+    "five birds that cannot fly", "three planets with rings",
+]
+SLOGAN = [
+    "a neighbourhood bakery", "a bicycle repair shop", "a dog-walking service", "a public library",
+    "a vegetable delivery box", "a swimming school for children", "a second-hand bookshop", "a solar panel installer",
+]
+TITLE = [
+    "a blog post about growing tomatoes on a balcony", "a short story about a lost umbrella",
+    "a talk on how to save energy at home", "a podcast about local history", "a children's book about a brave snail",
+    "a newsletter for a hiking club",
+]
+PASSIVE = [
+    "The chef cooked a delicious meal.", "The children painted the fence.", "The wind knocked over the sign.",
+    "Maria wrote the report yesterday.", "The committee approved the new park.",
+]
+PARAGRAPHS = [
+    "The town library has moved to a larger building on Station Road. It now has a reading garden, a room for "
+    "homework clubs and twice as many computers. Opening hours are longer on weekdays, and the children's section "
+    "hosts a story hour every Saturday morning.",
+    "Honeybees communicate the location of flowers through a movement called the waggle dance. The angle of the "
+    "dance shows the direction relative to the sun, and its length shows the distance. Other bees follow the "
+    "dancer and then fly out to find the flowers themselves.",
+    "Our team finished the website redesign two weeks early. Page loading times dropped by a third, and the new "
+    "search box has already become the most used feature. Next month we will start translating the site into "
+    "Spanish and German.",
+    "Walking for thirty minutes a day can improve heart health, lift mood and help people sleep better. It needs "
+    "no equipment and can be done almost anywhere, which makes it one of the easiest habits to start.",
+    "The annual river clean-up collected more than two hundred bags of litter this year. Volunteers of all ages "
+    "took part, and the council has promised new bins along the footpath where most of the rubbish was found.",
+]
+CONVERT = [
+    "5 kilometres to miles", "250 grams to ounces", "3 hours to seconds", "100 degrees Fahrenheit to Celsius",
+    "2.5 litres to millilitres", "12 feet to metres",
+]
+LISTS = [
+    "questions to ask on a museum tour", "names for a pet goldfish", "ideas for a rainy day at home",
+    "healthy snacks for a long car trip", "things to pack for a weekend camping trip", "ways to welcome a new colleague",
+    "topics for a school science fair", "games to play at a birthday party",
+]
+DESCRIBE = [
+    "a busy market on a Saturday morning", "the taste of a ripe strawberry", "a thunderstorm over the sea",
+    "an old wooden desk", "a quiet library", "a hot-air balloon ride",
+]
+TRANSLATE = [
+    "Good morning, how are you?", "Where is the library?", "I would like a cup of coffee, please.",
+    "The weather is lovely today.", "Thank you for your help.",
+]
+WORD_PROBLEMS = [
+    "A baker makes 24 muffins and sells 17. How many muffins are left?",
+    "A train travels 60 kilometres in 45 minutes. What is its average speed in kilometres per hour?",
+    "Tom has three times as many stamps as Lea. Together they have 48 stamps. How many does each have?",
+    "A rectangle is 8 cm long and 5 cm wide. What are its area and its perimeter?",
+    "A shirt costs 40 dollars and is on sale for 25% off. What is the sale price?",
+    "If 4 pencils cost 2 dollars, how much do 10 pencils cost?",
+]
+PRODUCT = [
+    "a reusable water bottle", "a pair of noise-cancelling headphones", "a wooden chess set",
+    "a desk lamp with adjustable brightness", "a waterproof hiking jacket",
+]
+FORMAL = [
+    "Hey, can you send me that file real quick?", "Sorry I'm late, the bus was super slow.",
+    "Thanks a ton for fixing my laptop!", "We gotta talk about the budget soon.",
+]
+EXAMPLE_OF = [
+    "a metaphor", "a renewable resource", "a mammal that lives in the ocean", "a chemical change",
+    "an open-ended question", "a compound word",
+]
+PLAN = [
+    "Plan a simple three-day trip to the seaside for a family with two children.",
+    "Make a weekly meal plan for a vegetarian student on a small budget.",
+    "Plan a one-hour lesson that introduces fractions to nine-year-olds.",
+    "Draft a morning routine for someone who wants to start the day calmly.",
+    "Plan a small garden party for twelve guests.",
+]
+ROLES = [
+    "Pretend you are a tour guide in Rome and welcome a group of visitors.",
+    "Act as a friendly librarian and recommend a book to a twelve-year-old who loves adventure stories.",
+    "Imagine you are a chef and describe your favourite dish to a customer.",
+    "You are a park ranger. Explain to visitors why they should stay on the marked trails.",
+    "Act as a personal trainer and suggest a ten-minute warm-up.",
+    "Pretend to be a museum guide and introduce a painting of a sunflower field.",
+]
+DESIGN = [
+    "Design a simple card game that teaches children to add numbers.",
+    "Design a poster that encourages people to recycle.",
+    "Create a quiz with three questions about the solar system, and give the answers.",
+    "Create a short dialogue between a customer and a waiter in a café.",
+    "Write a short thank-you note to a neighbour who watered my plants.",
+    "Write a limerick about a cat who loves to sleep.",
+]
+
+
+def task_prompts():
+    forms = [
+        ("Classify this sentence as a question, a statement or a command.\n\n{}", CLASSIFY),
+        ("Correct the grammar of this sentence.\n\n{}", GRAMMAR),
+        ("Sort these words in alphabetical order: {}", SORT),
+        ("Name {}.", NAME),
+        ("Create a catchy slogan for {}.", SLOGAN),
+        ("Suggest a title for {}.", TITLE),
+        ("Rewrite this sentence in the passive voice.\n\n{}", PASSIVE),
+        ("Summarize this paragraph in one sentence.\n\n{}", PARAGRAPHS),
+        ("Convert {}.", CONVERT),
+        ("Generate a list of five {}.", LISTS),
+        ("Describe {} in three sentences.", DESCRIBE),
+        ("Translate into French: {}", TRANSLATE),
+        ("{}", WORD_PROBLEMS),
+        ("Write a short product description for {}.", PRODUCT),
+        ("Make this sentence more formal.\n\n{}", FORMAL),
+        ("Give an example of {} and explain it briefly.", EXAMPLE_OF),
+    ]
+    prompts = [form.format(item) for form, items in forms for item in items]
+    prompts += PLAN + ROLES + DESIGN
+    random.Random(20261204).shuffle(prompts)
+    return prompts
+
+
 def write(name, prefix, prompts):
     out = pathlib.Path(__file__).with_name(name)
     with out.open("w") as f:
@@ -163,6 +301,7 @@ def main():
     rng.shuffle(prompts)
     write("benign-prompts.jsonl", "benign", prompts)
     write("contrast-prompts.jsonl", "contrast", contrast_prompts())
+    write("task-prompts.jsonl", "task", task_prompts())
 
 
 if __name__ == "__main__":
