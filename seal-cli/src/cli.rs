@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use seal_models::backend::Device;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -198,8 +199,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = Device::parse_built)]
+    pub device: Device,
     /// Prompts per batch for --prompts.
     #[arg(long, default_value_t = 16, value_parser = at_least_one())]
     pub batch_size: usize,
@@ -446,8 +447,8 @@ pub struct FinetuneArgs {
     #[arg(long, default_value = "q_proj,v_proj")]
     pub lora_targets: String,
     /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = Device::parse_built)]
+    pub device: Device,
     /// Seed (data order, random baseline, initial weights).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -479,27 +480,27 @@ pub struct SelectArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// `alg1` (auxiliary model θ̂) or `alg2` (one model, memory-efficient).
-    #[arg(long)]
-    pub algo: Option<String>,
+    #[arg(long, value_enum)]
+    pub algo: Option<AlgoArg>,
     /// Inner steps of θ̂ per outer step (alg1).
     #[arg(long)]
     pub inner_steps: Option<usize>,
     /// When alg1 measures θ̂'s losses: `before` its inner steps (default) or `after` them (one
     /// more forward, as V-PBGD).
-    #[arg(long, value_parser = ["before", "after"])]
-    pub aux_loss: Option<String>,
+    #[arg(long, value_enum)]
+    pub aux_loss: Option<AuxLossArg>,
     /// Penalty schedule: reference, faster, constant:G, linear:START:STEP:MAX, ramp:START:END:STEPS.
     #[arg(long)]
     pub gamma: Option<String>,
     /// Selector weights: `softmax` (N·softmax, default) or `sigmoid` (2·sigmoid).
-    #[arg(long)]
-    pub weights: Option<String>,
+    #[arg(long, value_enum)]
+    pub weights: Option<WeightsArg>,
     /// Softmax scope: `global` (default) or `batch`.
-    #[arg(long)]
-    pub softmax_scope: Option<String>,
+    #[arg(long, value_enum)]
+    pub softmax_scope: Option<ScopeArg>,
     /// Selector optimizer: `adam` (default, lr 5e-3) or `sgd:LR`.
     #[arg(long)]
-    pub selector_optimizer: Option<String>,
+    pub selector_optimizer: Option<seal_core::SelectorOptimizer>,
     /// Selector learning rate (Adam).
     #[arg(long)]
     pub selector_lr: Option<f64>,
@@ -528,8 +529,8 @@ pub struct SelectArgs {
     #[arg(long)]
     pub lora_rank: Option<usize>,
     /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = Device::parse_built)]
+    pub device: Device,
     /// Warm-start the logits from a selector.safetensors of the same data.
     #[arg(long)]
     pub init_selector: Option<PathBuf>,
@@ -694,4 +695,67 @@ pub struct AblateArgs {
 /// A count that must be at least 1 (a batch of zero would loop or divide by zero later).
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// `--algo` of `seal select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlgoArg {
+    /// Algorithm 1: an auxiliary model θ̂.
+    Alg1,
+    /// Algorithm 2: one model.
+    Alg2,
+}
+
+/// `--aux-loss` of `seal select`: when Algorithm 1 measures θ̂'s losses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuxLossArg {
+    /// Before θ̂'s inner steps.
+    Before,
+    /// After them (one more forward).
+    After,
+}
+
+impl From<AuxLossArg> for seal_core::AuxLoss {
+    fn from(arg: AuxLossArg) -> Self {
+        match arg {
+            AuxLossArg::Before => Self::Before,
+            AuxLossArg::After => Self::After,
+        }
+    }
+}
+
+/// `--weights` of `seal select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightsArg {
+    /// N·softmax(ω).
+    Softmax,
+    /// 2·sigmoid(ω).
+    Sigmoid,
+}
+
+impl From<WeightsArg> for seal_core::WeightKind {
+    fn from(arg: WeightsArg) -> Self {
+        match arg {
+            WeightsArg::Softmax => Self::Softmax,
+            WeightsArg::Sigmoid => Self::Sigmoid,
+        }
+    }
+}
+
+/// `--softmax-scope` of `seal select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// Over the whole dataset.
+    Global,
+    /// Over each batch.
+    Batch,
+}
+
+impl From<ScopeArg> for seal_core::SoftmaxScope {
+    fn from(arg: ScopeArg) -> Self {
+        match arg {
+            ScopeArg::Global => Self::Global,
+            ScopeArg::Batch => Self::Batch,
+        }
+    }
 }

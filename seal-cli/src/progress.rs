@@ -237,7 +237,7 @@ impl MetricsStream {
                 .collect()
         };
         let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
-        seal_models::io::write_atomic(&path, text.as_bytes())?;
+        seal_io::write_atomic(&path, text.as_bytes())?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)

@@ -39,6 +39,7 @@ pub mod optim;
 pub mod schedule;
 pub mod selection;
 pub mod selector;
+pub mod tokens;
 
 pub use baselines::{
     Candidate, DSIR_BUCKETS, METHOD_NAMES, Selection, SelectionMethod, dsir_selection, full_selection,
@@ -53,3 +54,4 @@ pub use optim::{OptimizerState, SelectorOptimizer, clip_grad_norm};
 pub use schedule::{PenaltySchedule, SCHEDULE_FORMS};
 pub use selection::{Ranked, auroc, dropped_share, keep_count, select_top_p};
 pub use selector::{Selector, SelectorGrad, SoftmaxScope, WeightKind};
+pub use tokens::TokenizedExample;

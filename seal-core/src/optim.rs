@@ -82,6 +82,26 @@ pub struct OptimizerState {
     pub exp_avg_sq: Vec<f32>,
 }
 
+/// The CLI and plan spelling: `adam` (the defaults) or `sgd:LR` (clip norm 10).
+impl std::str::FromStr for SelectorOptimizer {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.split_once(':') {
+            None if text == "adam" => Ok(SelectorOptimizer::default()),
+            Some(("sgd", lr)) => {
+                let lr: f64 = lr
+                    .parse()
+                    .map_err(|_| format!("selector optimizer: `{lr}` is not a number"))?;
+                Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
+            }
+            _ => Err(format!(
+                "unknown selector optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"
+            )),
+        }
+    }
+}
+
 impl SelectorOptimizer {
     /// Checks every setting's range.
     ///

@@ -183,8 +183,8 @@ pub enum DataError {
     Tokenize {
         /// The example.
         id: ExampleId,
-        /// The models crate's error.
-        source: seal_models::ModelError,
+        /// The tokenizer's or the template's error.
+        source: crate::text::TextError,
     },
 }
 

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use seal_models::{ChatTemplate, TextTokenizer};
-
 use crate::error::{DataError, Result};
 use crate::record::Example;
+use crate::text::{ChatTemplate, TextTokenizer};
 
 /// Record counts, each map sorted by key (absent categories and splits count as `-`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use seal_core::ExampleId;
-use seal_models::ChatMessage;
 
 use crate::error::{DataError, Result};
 use crate::record::{Example, Label};
 use crate::schema;
+use crate::text::ChatMessage;
 
 /// Writes `examples` to `path` as Parquet, atomically (see [`crate::schema`] for the layout).
 ///

@@ -3,13 +3,15 @@
 //! It owns the canonical record ([`Example`]: stable id, source, prompt turns, response,
 //! label, category, split), the importers that turn every supported source format into it
 //! (Alpaca, HH-RLHF, ShareGPT, OpenAI messages, PyRIT pairs, and the prompt-only evaluation
-//! sets AdvBench, CatQA, StrongREJECT, HarmBench, XSTest, MT-Bench, SafeInstr), and canonical
-//! Parquet / JSONL files. polars is a dependency of this crate only; public signatures use
-//! our own types.
+//! sets AdvBench, CatQA, StrongREJECT, HarmBench, XSTest, MT-Bench, SafeInstr), canonical
+//! Parquet / JSONL files, and the way text becomes token ids ([`text`]: a model's tokenizer and
+//! chat templates; [`tokenize_examples`]: records into [`seal_core::TokenizedExample`]s). polars
+//! is a dependency of this crate only; public signatures use our own types. It knows nothing of
+//! Burn: the model crate is its sibling, and only ever sees token ids.
 //!
 //! ```
 //! use seal_data::{Example, Label, content_id, read_parquet, write_parquet};
-//! use seal_models::ChatMessage;
+//! use seal_data::ChatMessage;
 //!
 //! let prompt = vec![ChatMessage::user("Name a primary colour.")];
 //! let example = Example {
@@ -39,6 +41,7 @@ mod pairs;
 mod record;
 pub mod schema;
 mod scores;
+pub mod text;
 mod tokenize;
 mod tokenized;
 pub mod world;
@@ -64,6 +67,7 @@ pub use ops::{
 pub use pairs::{PairReport, PreferenceRow, flatten_prompt, join_preferences};
 pub use record::{Example, Label, content_id};
 pub use scores::{ScoreRow, read_scores, write_scores};
+pub use text::{ChatMessage, ChatTemplate, TEMPLATE_FUEL, TextError, TextTokenizer};
 pub use tokenize::{DroppedRow, TokenizeOptions, Tokenized, TokenizedRow, prompt_ids, tokenize_examples};
 pub use tokenized::{
     TOKENIZED_COLUMNS, TokenizeReport, TokenizedWriter, dropped_path, read_tokenized, tokenize_file,

@@ -121,7 +121,7 @@ pub fn join_preferences(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seal_models::ChatMessage;
+    use crate::text::ChatMessage;
 
     fn record(id: &str, turns: &[(&str, &str)], response: &str) -> Example {
         Example {

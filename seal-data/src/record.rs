@@ -1,11 +1,11 @@
 //! The canonical record every importer produces and every stage consumes.
 
 use seal_core::ExampleId;
-use seal_models::ChatMessage;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{DataError, Result};
+use crate::text::ChatMessage;
 
 /// Ground truth about an example, when the source knows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,13 +1,58 @@
 //! Tokenizers (`tokenizer.json` through the `tokenizers` crate, offline only) and chat
 //! templates: the reference template of the SEAL paper and a model's own Jinja
 //! `chat_template` (ChatML, Llama-3, ...) rendered with minijinja the way `transformers` does.
+//! Text becomes token ids here; the model crate only ever sees the ids.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{ModelError, Result};
+/// What can go wrong loading a tokenizer, encoding with it or rendering a chat template.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// A config file beside `tokenizer.json` exists but cannot be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// `tokenizer_config.json`, `generation_config.json` or `config.json`.
+        path: PathBuf,
+        /// Why the read failed.
+        source: std::io::Error,
+    },
+    /// The tokenizer could not be loaded or failed on an input.
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// The tokenizers crate's message (its error type is a boxed trait object).
+        message: String,
+    },
+    /// A config file beside `tokenizer.json` is not valid JSON.
+    #[error("cannot parse {path}")]
+    Json {
+        /// The config file.
+        path: PathBuf,
+        /// serde_json's error, with line and column.
+        source: serde_json::Error,
+    },
+    /// A chat template failed to parse or render.
+    #[error("chat template: {source}")]
+    Template {
+        /// The underlying error.
+        #[source]
+        source: minijinja::Error,
+    },
+    /// A model folder lacks a file the tokenizer needs.
+    #[error("model folder {dir} has no {file}")]
+    MissingFile {
+        /// The folder.
+        dir: PathBuf,
+        /// The missing file name(s).
+        file: String,
+    },
+}
+
+type Result<T, E = TextError> = std::result::Result<T, E>;
 
 /// One chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +109,7 @@ impl ChatTemplate {
     /// answer begins.
     ///
     /// # Errors
-    /// [`ModelError::Template`] if the Jinja template fails to parse or render (including its
+    /// [`TextError::Template`] if the Jinja template fails to parse or render (including its
     /// own `raise_exception`).
     pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
         match self {
@@ -89,10 +134,10 @@ impl ChatTemplate {
                     },
                 );
                 env.add_template("chat", source)
-                    .map_err(|source| ModelError::Template { source })?;
+                    .map_err(|source| TextError::Template { source })?;
                 let template = env
                     .get_template("chat")
-                    .map_err(|source| ModelError::Template { source })?;
+                    .map_err(|source| TextError::Template { source })?;
                 let content: usize = messages.iter().map(|m| m.content.len()).sum();
                 let mut out = CappedWriter {
                     text: Vec::new(),
@@ -113,12 +158,12 @@ impl ChatTemplate {
                         "the chat template wrote more than {} bytes for {content} bytes of messages: refused",
                         out.cap
                     );
-                    return Err(ModelError::Template {
+                    return Err(TextError::Template {
                         source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg),
                     });
                 }
-                rendered.map_err(|source| ModelError::Template { source })?;
-                String::from_utf8(out.text).map_err(|e| ModelError::Template {
+                rendered.map_err(|source| TextError::Template { source })?;
+                String::from_utf8(out.text).map_err(|e| TextError::Template {
                     source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()),
                 })
             }
@@ -212,10 +257,13 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| TextError::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|source| ModelError::Json {
+        .map_err(|source| TextError::Json {
             path: path.to_path_buf(),
             source,
         })
@@ -242,16 +290,16 @@ impl TextTokenizer {
     /// chat template) and `generation_config.json` / `config.json` (extra eos ids) when present.
     ///
     /// # Errors
-    /// [`ModelError::MissingFile`] without `tokenizer.json`; malformed files name themselves.
+    /// [`TextError::MissingFile`] without `tokenizer.json`; malformed files name themselves.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         if !path.exists() {
-            return Err(ModelError::MissingFile {
+            return Err(TextError::MissingFile {
                 dir: dir.to_path_buf(),
                 file: "tokenizer.json".into(),
             });
         }
-        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| TextError::Tokenizer {
             path: path.clone(),
             message: e.to_string(),
         })?;
@@ -314,12 +362,12 @@ impl TextTokenizer {
     /// special tokens (e.g. Llama-3's bos).
     ///
     /// # Errors
-    /// [`ModelError::Tokenizer`].
+    /// [`TextError::Tokenizer`].
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
         let enc = self
             .inner
             .encode(text, add_special_tokens)
-            .map_err(|e| ModelError::Tokenizer {
+            .map_err(|e| TextError::Tokenizer {
                 path: self.path.clone(),
                 message: e.to_string(),
             })?;
@@ -334,7 +382,7 @@ impl TextTokenizer {
     /// encodings would (`Assistant:` + `Ġ` + `Sure`). At least one token stays in the prompt.
     ///
     /// # Errors
-    /// [`ModelError::Tokenizer`].
+    /// [`TextError::Tokenizer`].
     pub fn encode_pair(
         &self,
         prompt: &str,
@@ -345,7 +393,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode(text.as_str(), add_special_tokens)
-            .map_err(|e| ModelError::Tokenizer {
+            .map_err(|e| TextError::Tokenizer {
                 path: self.path.clone(),
                 message: e.to_string(),
             })?;
@@ -371,11 +419,11 @@ impl TextTokenizer {
     /// Text of `ids`.
     ///
     /// # Errors
-    /// [`ModelError::Tokenizer`].
+    /// [`TextError::Tokenizer`].
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.inner
             .decode(ids, skip_special_tokens)
-            .map_err(|e| ModelError::Tokenizer {
+            .map_err(|e| TextError::Tokenizer {
                 path: self.path.clone(),
                 message: e.to_string(),
             })
@@ -389,15 +437,12 @@ impl TextTokenizer {
     /// The model's own chat template, or an error if it has none.
     ///
     /// # Errors
-    /// [`ModelError::MissingFile`] naming `tokenizer_config.json` (chat_template).
+    /// [`TextError::MissingFile`] naming `tokenizer_config.json` (chat_template).
     pub fn model_template(&self) -> Result<ChatTemplate> {
-        let source = self
-            .chat_template
-            .clone()
-            .ok_or_else(|| ModelError::MissingFile {
-                dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                file: "a chat_template in tokenizer_config.json".into(),
-            })?;
+        let source = self.chat_template.clone().ok_or_else(|| TextError::MissingFile {
+            dir: self.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            file: "a chat_template in tokenizer_config.json".into(),
+        })?;
         Ok(ChatTemplate::Jinja {
             source,
             bos_token: self.bos_token.clone(),

@@ -9,11 +9,11 @@
 //! the model to stop mid-sentence), and every drop is reported by id, so a selection made
 //! upstream is matched by id and never shifted by the filter.
 
-use seal_core::ExampleId;
-use seal_models::{ChatTemplate, TextTokenizer, TokenizedExample};
+use seal_core::{ExampleId, TokenizedExample};
 
 use crate::error::{DataError, Result};
 use crate::record::Example;
+use crate::text::{ChatTemplate, TextTokenizer};
 
 /// How records become token rows.
 #[derive(Debug, Clone)]

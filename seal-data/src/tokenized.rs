@@ -13,12 +13,12 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use polars::prelude::*;
-use seal_core::ExampleId;
-use seal_models::{TextTokenizer, TokenizedExample};
+use seal_core::{ExampleId, TokenizedExample};
 
 use crate::error::{DataError, Result};
 use crate::io::{ParquetSink, parquet_err, write_atomic};
 use crate::record::id_key;
+use crate::text::TextTokenizer;
 use crate::tokenize::{DroppedRow, TokenizeOptions, TokenizedRow, tokenize_examples};
 
 /// Column names of the tokenized table, in file order.

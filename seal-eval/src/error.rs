@@ -135,9 +135,12 @@ pub enum EvalError {
         /// Step within the epoch (from 0).
         step: usize,
     },
-    /// A model, tokenizer or template error from seal-models.
+    /// A model error from seal-models.
     #[error(transparent)]
     Model(#[from] seal_models::ModelError),
+    /// A tokenizer or chat-template error from seal-data.
+    #[error(transparent)]
+    Text(#[from] seal_data::TextError),
     /// A chart could not be drawn.
     #[error("cannot draw the chart: {0}")]
     Plot(String),
@@ -166,6 +169,15 @@ impl EvalError {
         Self::Invalid {
             what: what.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<seal_io::IoError> for EvalError {
+    fn from(e: seal_io::IoError) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
         }
     }
 }

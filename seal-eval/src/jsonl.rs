@@ -43,6 +43,6 @@ pub fn write_jsonl<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
         text.push_str(&serde_json::to_string(row).expect("records serialise to JSON"));
         text.push('\n');
     }
-    seal_models::io::write_atomic(path, text.as_bytes())?;
+    seal_io::write_atomic(path, text.as_bytes())?;
     Ok(())
 }

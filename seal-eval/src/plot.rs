@@ -14,8 +14,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-use seal_models::io::write_atomic;
+use seal_io::write_atomic;
 
 use crate::error::{EvalError, Result};
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use seal_models::io::{write_atomic, write_json_atomic};
+use seal_io::{write_atomic, write_json_atomic};
 
 use crate::compare::JudgeRun;
 use crate::error::{EvalError, Result};

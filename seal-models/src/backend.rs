@@ -51,6 +51,133 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
 
+/// Where a stage computes, as the CLI and plans name it: `cpu` (the [`Cpu`] backend) or `cuda`
+/// (the first CUDA device). Parsed once at the boundary; serialised as that same word, so a
+/// plan's JSON is unchanged by the type. Both names parse in every build, so a CPU build still
+/// reads (and checks) a CUDA plan; [`Device::ensure_built`] is the check that this build can run
+/// on it, made before any work starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The CPU backend.
+    #[default]
+    Cpu,
+    /// The first CUDA device (a build with the `cuda` feature).
+    Cuda,
+}
+
+/// A device name this build cannot compute on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeviceError(String);
+
+impl DeviceError {
+    /// `cuda` in a build without the `cuda` feature.
+    pub fn not_built() -> Self {
+        Self("this seal was built without CUDA: rebuild with `--features seal-cli/cuda`".into())
+    }
+}
+
+impl Device {
+    /// The name the CLI and plans use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// The device, if this build can compute on it.
+    ///
+    /// # Errors
+    /// [`DeviceError::not_built`] for `cuda` in a build without the `cuda` feature.
+    pub fn ensure_built(self) -> Result<Self, DeviceError> {
+        match self {
+            Self::Cuda if !cfg!(feature = "cuda") => Err(DeviceError::not_built()),
+            device => Ok(device),
+        }
+    }
+
+    /// Parses a device name and checks that this build can compute on it (the CLI's parser).
+    ///
+    /// # Errors
+    /// An unknown name, or `cuda` in a build without it.
+    pub fn parse_built(name: &str) -> Result<Self, DeviceError> {
+        name.parse::<Self>()?.ensure_built()
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = DeviceError;
+    fn from_str(s: &str) -> Result<Self, DeviceError> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            other => Err(DeviceError(format!(
+                "unknown device `{other}`: expected `cpu` or `cuda`"
+            ))),
+        }
+    }
+}
+
+impl serde::Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+// Device dispatch: a stage generic over the backend runs on the CPU or CUDA backend the
+// `Device` names. These are macros, not functions, because each stage has its own signature.
+// They expand in the caller's crate, so `cfg(feature = "cuda")` there is the caller's feature:
+// seal-cli's `cuda` turns on this crate's, and the two always agree.
+
+/// Runs a generic stage on the chosen device, with the given CPU and CUDA backend types.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! on_backend {
+    ($cpu:ty, $cuda:ty, $device:expr, $($stage:ident)::+, $($arg:expr),* $(,)?) => {
+        match $device {
+            $crate::backend::Device::Cpu => $($stage)::+::<$cpu>(
+                $($arg,)* &$crate::backend::cpu_device(),
+            ),
+            #[cfg(feature = "cuda")]
+            $crate::backend::Device::Cuda => $($stage)::+::<$cuda>(
+                $($arg,)* &$crate::backend::cuda_device(),
+            ),
+            #[cfg(not(feature = "cuda"))]
+            $crate::backend::Device::Cuda => Err($crate::backend::DeviceError::not_built().into()),
+        }
+    };
+}
+
+/// Runs a generic training stage on the chosen device's autodiff backend.
+#[macro_export]
+macro_rules! on_train_device {
+    ($($t:tt)*) => {
+        $crate::on_backend!($crate::backend::CpuTrain, $crate::backend::CudaTrain, $($t)*)
+    };
+}
+
+/// Runs a generic inference stage on the chosen device's backend.
+#[macro_export]
+macro_rules! on_device {
+    ($($t:tt)*) => {
+        $crate::on_backend!($crate::backend::Cpu, $crate::backend::Cuda, $($t)*)
+    };
+}
+
 /// Seeds the backend's random generator (weight initialisation), so a fresh model is the same
 /// on every run with the same seed.
 pub fn seed<B: Backend>(device: &B::Device, seed: u64) {
@@ -81,5 +208,33 @@ pub fn tune_allocator() {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_reads_and_writes_as_the_word_plans_use() {
+        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+        assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda);
+        assert_eq!(serde_json::to_string(&Device::Cuda).unwrap(), r#""cuda""#);
+        assert_eq!(serde_json::from_str::<Device>(r#""cpu""#).unwrap(), Device::Cpu);
+        let err = "gpu".parse::<Device>().unwrap_err().to_string();
+        assert!(err.contains("`gpu`") && err.contains("`cpu` or `cuda`"), "{err}");
+        let err = serde_json::from_str::<Device>(r#""tpu""#).unwrap_err().to_string();
+        assert!(err.contains("`tpu`"), "{err}");
+    }
+
+    #[test]
+    fn cuda_is_refused_before_any_work_by_a_build_without_it() {
+        assert_eq!(Device::parse_built("cpu").unwrap(), Device::Cpu);
+        let cuda = Device::parse_built("cuda");
+        if cfg!(feature = "cuda") {
+            assert_eq!(cuda.unwrap(), Device::Cuda);
+        } else {
+            assert!(cuda.unwrap_err().to_string().contains("--features seal-cli/cuda"));
+        }
     }
 }

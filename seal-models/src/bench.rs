@@ -7,17 +7,18 @@ use std::time::Instant;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use seal_core::{
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, ExampleId, Observer, PenaltySchedule, StepReport,
+    TokenizedExample,
+};
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::generate::{SamplingConfig, generate};
 use crate::llama::config::LlamaConfig;
 use crate::llama::model::{Llama, TokenBatch, init_random};
-use crate::objective::{LlamaObjective, ObjectiveSettings, TokenizedExample};
+use crate::objective::{LlamaObjective, ObjectiveSettings};
 use crate::train::{AdamSettings, TrainBatch, sft_step};
-use seal_core::{
-    Algorithm, AuxLoss, Bilevel, BilevelConfig, ExampleId, Observer, PenaltySchedule, StepReport,
-};
 
 /// What a benchmark reports.
 #[derive(Debug, Clone, Serialize)]

@@ -12,9 +12,9 @@ use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use seal_io::write_atomic;
 
 use crate::error::{ModelError, Result};
-use crate::io::write_atomic;
 
 type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
 
@@ -36,7 +36,8 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 pub fn save_module<B: Backend, M: Module<B>>(module: &M, path: &Path) -> Result<()> {
     let bytes = Recorder::<B>::record(&Rec::default(), module.clone().into_record(), ())
         .map_err(|e| corrupt(path, e))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 /// Loads parameters written by [`save_module`] into `skeleton` (a module of the same shape).
@@ -60,7 +61,8 @@ where
 {
     let bytes =
         Recorder::<B>::record(&Rec::default(), optim.to_record(), ()).map_err(|e| corrupt(path, e))?;
-    write_atomic(path, &bytes)
+    write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 /// Restores an optimizer's state written by [`save_optimizer`].

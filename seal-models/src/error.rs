@@ -85,21 +85,6 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
-    /// The tokenizer could not be loaded or failed on an input.
-    #[error("tokenizer {path}: {message}")]
-    Tokenizer {
-        /// The tokenizer file.
-        path: PathBuf,
-        /// The tokenizers crate's message (its error type is a boxed trait object).
-        message: String,
-    },
-    /// A chat template failed to parse or render.
-    #[error("chat template: {source}")]
-    Template {
-        /// The underlying error.
-        #[source]
-        source: minijinja::Error,
-    },
     /// A model folder lacks a file seal needs.
     #[error("model folder {dir} has no {file}")]
     MissingFile {
@@ -126,9 +111,28 @@ pub enum ModelError {
         /// The step within the epoch (from 0).
         step: u64,
     },
-    /// An input to a model call is invalid (empty batch, token id out of range, ...).
-    #[error("invalid input: {0}")]
-    Input(String),
+    /// A batch a model call cannot take: empty, inconsistent sizes, a token id out of the
+    /// vocabulary, a position past the context, an index outside the dataset.
+    #[error("invalid batch: {0}")]
+    Batch(String),
+    /// A setting out of its range (LoRA, sampling, fine-tuning), naming the setting.
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    /// Fine-tuning data that cannot be trained on (empty, or a row without a response token).
+    #[error("invalid training data: {0}")]
+    TrainingData(String),
+    /// `run_epoch` after every planned epoch has run.
+    #[error("all {epochs} epochs have run already")]
+    Finished {
+        /// The planned epochs.
+        epochs: u64,
+    },
+    /// `save_adapter` on a model without a LoRA adapter.
+    #[error("the model has no LoRA adapter to save")]
+    NoAdapter,
+    /// An output folder an import will not write into (it exists, is a file, or holds foreign files).
+    #[error("{0}")]
+    OutputFolder(String),
 }
 
 /// Result alias of seal-models.
@@ -139,6 +143,15 @@ impl ModelError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<seal_io::IoError> for ModelError {
+    fn from(e: seal_io::IoError) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
         }
     }
 }

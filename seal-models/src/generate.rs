@@ -55,19 +55,19 @@ impl SamplingConfig {
 
     fn validate(&self) -> Result<()> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Setting(format!(
                 "temperature {} must be positive",
                 self.temperature
             )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Setting(format!(
                 "top_p {} must be in (0, 1]",
                 self.top_p
             )));
         }
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Setting(format!(
                 "repetition_penalty {} must be positive",
                 self.repetition_penalty
             )));
@@ -90,7 +90,7 @@ pub fn generate<B: Backend>(
 ) -> Result<Vec<Vec<u32>>> {
     config.validate()?;
     if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
-        return Err(ModelError::Input("every prompt needs at least one token".into()));
+        return Err(ModelError::Batch("every prompt needs at least one token".into()));
     }
     let rows = prompts.len();
     let mut rng = StdRng::seed_from_u64(config.seed);

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
+use seal_io::{write_atomic, write_json_atomic};
 use serde_json::json;
 
 use crate::error::{ModelError, Result};
 use crate::gguf::import_gguf;
 use crate::hf::weights::{SAFETENSORS_FILE, build_llama, write_safetensors};
-use crate::io::{write_atomic, write_json_atomic};
 use crate::llama::config::{HfLlamaConfig, LlamaConfig};
 
 /// The files an import writes: all that `--force` may replace.
@@ -26,7 +26,7 @@ pub const IMPORT_FILES: [&str; 5] = [
 /// refused before anything is read or written.
 fn check_replaceable(out: &Path) -> Result<()> {
     if !out.is_dir() {
-        return Err(ModelError::Input(format!(
+        return Err(ModelError::OutputFolder(format!(
             "{} exists and is not a folder: refusing to replace it",
             out.display()
         )));
@@ -45,7 +45,7 @@ fn check_replaceable(out: &Path) -> Result<()> {
         return Ok(());
     }
     foreign.sort();
-    Err(ModelError::Input(format!(
+    Err(ModelError::OutputFolder(format!(
         "{} holds files an import does not write ({}): --force replaces only an imported model \
          folder; move them or choose another --out",
         out.display(),
@@ -61,7 +61,7 @@ fn check_replaceable(out: &Path) -> Result<()> {
 /// anything but an earlier import's [`IMPORT_FILES`]), or I/O errors, each named.
 pub fn import_gguf_folder(gguf: &Path, out: &Path, force: bool) -> Result<Vec<(String, String)>> {
     if out.exists() && !force {
-        return Err(ModelError::Input(format!(
+        return Err(ModelError::OutputFolder(format!(
             "output folder {} exists (pass --force to replace it)",
             out.display()
         )));
@@ -100,7 +100,8 @@ pub fn import_gguf_folder(gguf: &Path, out: &Path, force: bool) -> Result<Vec<(S
             "bos_token_id": import.config.get("bos_token_id"),
             "eos_token_id": import.config.get("eos_token_id"),
         });
-        write_json_atomic(&staging.join("generation_config.json"), &generation)
+        write_json_atomic(&staging.join("generation_config.json"), &generation)?;
+        Ok(())
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&staging);

@@ -2,8 +2,9 @@
 //!
 //! It owns the model on Burn (CPU by default, CUDA behind the `cuda` feature), reading and
 //! writing Hugging Face folders (config, single and sharded safetensors in f32/f16/bf16),
-//! GGUF import, tokenizers and chat templates, LoRA adapters, per-example losses and
-//! KV-cache generation.
+//! GGUF import (with the `tokenizer.json` a GGUF file implies), LoRA adapters, per-example losses,
+//! training and KV-cache generation. It works on token ids: tokenizers and chat templates are
+//! seal-data's (its `text` module).
 //!
 //! ```
 //! use seal_models::backend::{Cpu, cpu_device};
@@ -26,13 +27,11 @@ pub mod generate;
 pub mod gguf;
 pub mod hf;
 pub mod import;
-pub mod io;
 pub mod llama;
 pub mod lora;
 pub mod loss;
 pub mod objective;
 pub mod sft;
-pub mod tokenizer;
 pub mod train;
 
 pub use error::{ModelError, Result};
@@ -45,7 +44,8 @@ pub use llama::config::{HfLlamaConfig, LlamaConfig, RopeScaling};
 pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
-pub use objective::{LlamaObjective, ObjectiveSettings, TokenizedExample, clip_global_norm};
+pub use objective::{LlamaObjective, ObjectiveSettings};
 pub use sft::{LrSchedule, Sft, SftConfig, SftEpochReport, SftState, SftStep, example_losses};
-pub use tokenizer::{ChatMessage, ChatTemplate, TextTokenizer};
-pub use train::{AdamSettings, LengthGroup, TrainBatch, eval_losses, fork, length_groups, sft_step};
+pub use train::{
+    AdamSettings, LengthGroup, TrainBatch, clip_global_norm, eval_losses, fork, length_groups, sft_step,
+};

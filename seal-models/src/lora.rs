@@ -6,12 +6,12 @@ use std::path::Path;
 
 use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
+use seal_io::write_json_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::hf::tensors::{HostTensor, TensorMap};
 use crate::hf::weights::{read_safetensors, write_safetensors};
-use crate::io::write_json_atomic;
 use crate::llama::linear::{Linear, LoraAdapter};
 use crate::llama::model::Llama;
 
@@ -52,26 +52,26 @@ impl LoraConfig {
     /// Checks rank, α and target names.
     ///
     /// # Errors
-    /// [`ModelError::Input`] naming the bad value.
+    /// [`ModelError::Setting`] naming the bad value.
     pub fn validate(&self) -> Result<()> {
         if self.rank == 0 {
-            return Err(ModelError::Input("lora rank must be positive".into()));
+            return Err(ModelError::Setting("lora rank must be positive".into()));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Setting(format!(
                 "lora alpha {} must be positive",
                 self.alpha
             )));
         }
         if self.target_modules.is_empty() {
-            return Err(ModelError::Input("lora target_modules is empty".into()));
+            return Err(ModelError::Setting("lora target_modules is empty".into()));
         }
         if let Some(bad) = self
             .target_modules
             .iter()
             .find(|t| !TARGETS.contains(&t.as_str()))
         {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Setting(format!(
                 "unknown lora target module `{bad}` (expected one of {TARGETS:?})"
             )));
         }
@@ -191,7 +191,7 @@ fn host<B: Backend>(t: Tensor<B, 2>) -> HostTensor {
 /// `adapter_config.json`.
 ///
 /// # Errors
-/// [`ModelError::Input`] if the model has no adapter; I/O errors name the file.
+/// [`ModelError::NoAdapter`] if the model has no adapter; I/O errors name the file.
 pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) -> Result<()> {
     let mut model = model.clone();
     let mut map = TensorMap::new();
@@ -213,7 +213,7 @@ pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) 
         }
     }
     if map.is_empty() {
-        return Err(ModelError::Input("the model has no LoRA adapter to save".into()));
+        return Err(ModelError::NoAdapter);
     }
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     let config = PeftConfig {
@@ -233,7 +233,8 @@ pub fn save_adapter<B: Backend>(model: &Llama<B>, base_model: &str, dir: &Path) 
     write_json_atomic(
         &dir.join("adapter_config.json"),
         &serde_json::to_value(config).expect("config serialises"),
-    )
+    )?;
+    Ok(())
 }
 
 /// Loads a PEFT LoRA adapter onto `model` (replacing any adapter it has).

@@ -15,7 +15,7 @@ use crate::llama::model::{Llama, TokenBatch};
 /// - `logits`: `[batch, seq_len, vocab_size]`; `loss_mask`: `batch * seq_len` -> `[batch]`
 ///
 /// # Errors
-/// [`ModelError::Input`] if the sizes disagree or `seq_len < 2`.
+/// [`ModelError::Batch`] if the sizes disagree or `seq_len < 2`.
 pub fn per_example_loss<B: Backend>(
     logits: Tensor<B, 3>,
     tokens: &TokenBatch,
@@ -23,7 +23,7 @@ pub fn per_example_loss<B: Backend>(
 ) -> Result<Tensor<B, 1>> {
     let [b, s, _vocab] = logits.dims();
     if b != tokens.batch || s != tokens.seq_len || loss_mask.len() != b * s {
-        return Err(ModelError::Input(format!(
+        return Err(ModelError::Batch(format!(
             "logits {b}x{s} do not match a batch of {}x{} with {} loss-mask entries",
             tokens.batch,
             tokens.seq_len,
@@ -31,7 +31,7 @@ pub fn per_example_loss<B: Backend>(
         )));
     }
     if s < 2 {
-        return Err(ModelError::Input(
+        return Err(ModelError::Batch(
             "sequences need at least 2 tokens for a next-token loss".into(),
         ));
     }
@@ -73,7 +73,7 @@ pub fn per_example_loss<B: Backend>(
 /// - `loss_mask`: `batch * seq_len` -> `[batch]`
 ///
 /// # Errors
-/// [`ModelError::Input`] if the sizes disagree or `seq_len < 2`, and the model's input errors.
+/// [`ModelError::Batch`] if the sizes disagree or `seq_len < 2`, and the model's input errors.
 pub fn response_losses<B: Backend>(
     model: &Llama<B>,
     tokens: &TokenBatch,
@@ -81,13 +81,13 @@ pub fn response_losses<B: Backend>(
 ) -> Result<Tensor<B, 1>> {
     let (b, s) = (tokens.batch, tokens.seq_len);
     if loss_mask.len() != b * s {
-        return Err(ModelError::Input(format!(
+        return Err(ModelError::Batch(format!(
             "loss mask has {} entries for a batch of {b}x{s}",
             loss_mask.len()
         )));
     }
     if s < 2 {
-        return Err(ModelError::Input(
+        return Err(ModelError::Batch(
             "sequences need at least 2 tokens for a next-token loss".into(),
         ));
     }

@@ -4,27 +4,17 @@
 
 use std::sync::Arc;
 
-use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use seal_core::{BilevelModel, MicroBatch, MicroLosses};
+use seal_core::{BilevelModel, MicroBatch, MicroLosses, TokenizedExample};
 
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, LengthGroup, fork, grouped_losses, length_groups};
-
-/// One tokenized example: its ids and which of them are training targets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenizedExample {
-    /// Token ids, prompt then response.
-    pub input_ids: Vec<u32>,
-    /// 1 on response tokens (the ones the loss counts).
-    pub loss_mask: Vec<u8>,
-}
+use crate::train::{AdamSettings, LengthGroup, clip_global_norm, fork, grouped_losses, length_groups};
 
 /// Model optimizer settings of the bilevel loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +110,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
             .iter()
             .map(|&i| {
                 set.get(i).ok_or_else(|| {
-                    ModelError::Input(format!("index {i} is outside {name} of {} examples", set.len()))
+                    ModelError::Batch(format!("index {i} is outside {name} of {} examples", set.len()))
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -174,7 +164,7 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
 
     fn accumulate(&mut self, batch: &MicroBatch<'_>) -> Result<MicroLosses> {
         if batch.ft.len() != batch.ft_weights.len() {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::Batch(format!(
                 "{} fine-tuning examples with {} weights",
                 batch.ft.len(),
                 batch.ft_weights.len()
@@ -229,56 +219,4 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
             settings: self.settings.clone(),
         })
     }
-}
-
-/// Scales all gradients by `min(1, max_norm / (‖g‖ + 1e-6))`, ‖g‖ the L2 norm over every
-/// parameter together, as `torch.nn.utils.clip_grad_norm_` does. Burn's own clipping works per
-/// parameter, which is not the reference's rule. Returns the norm before clipping.
-pub fn clip_global_norm<B: AutodiffBackend>(
-    model: &Llama<B>,
-    grads: &mut GradientsParams,
-    max_norm: f64,
-) -> f64 {
-    struct SquaredNorm<'a, B: AutodiffBackend> {
-        grads: &'a GradientsParams,
-        total: f64,
-        _b: std::marker::PhantomData<B>,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                // One host sync per parameter tensor: cheap beside a training step.
-                self.total += f64::from(g.square().sum().into_scalar().elem::<f32>());
-            }
-        }
-    }
-    struct Scale<'a, B: AutodiffBackend> {
-        grads: &'a mut GradientsParams,
-        factor: f64,
-        _b: std::marker::PhantomData<B>,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-                self.grads.register(param.id, g.mul_scalar(self.factor));
-            }
-        }
-    }
-    let mut norm = SquaredNorm::<B> {
-        grads,
-        total: 0.0,
-        _b: std::marker::PhantomData,
-    };
-    burn::module::Module::visit(model, &mut norm);
-    let total = norm.total.sqrt();
-    let factor = max_norm / (total + 1e-6);
-    if factor < 1.0 {
-        let mut scale = Scale::<B> {
-            grads,
-            factor,
-            _b: std::marker::PhantomData,
-        };
-        burn::module::Module::visit(model, &mut scale);
-    }
-    total
 }

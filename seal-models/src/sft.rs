@@ -13,15 +13,15 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
+use seal_core::TokenizedExample;
+use seal_io::write_json_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::error::{ModelError, Result};
-use crate::io::write_json_atomic;
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::objective::{TokenizedExample, clip_global_norm};
-use crate::train::{AdamSettings, grouped_losses, length_groups};
+use crate::train::{AdamSettings, clip_global_norm, grouped_losses, length_groups};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,10 +96,10 @@ impl SftConfig {
     /// Checks every setting before anything runs.
     ///
     /// # Errors
-    /// [`ModelError::Input`] naming the setting.
+    /// [`ModelError::Setting`] naming the setting.
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, reason: &str| {
-            Err(ModelError::Input(format!(
+            Err(ModelError::Setting(format!(
                 "fine-tuning setting `{field}`: {reason}"
             )))
         };
@@ -198,12 +198,12 @@ impl<B: AutodiffBackend> Sft<B> {
     /// A fresh run of `model` (its trainable parameters; LoRA-frozen ones stay fixed) on `data`.
     ///
     /// # Errors
-    /// [`ModelError::Input`] for an invalid config, an empty dataset or a row whose mask does not
-    /// fit its tokens or that has no response token.
+    /// [`ModelError::Setting`] for an invalid config; [`ModelError::TrainingData`] for an empty
+    /// dataset, or a row whose mask does not fit its tokens or that has no response token.
     pub fn new(model: Llama<B>, data: Vec<TokenizedExample>, config: SftConfig) -> Result<Self> {
         config.validate()?;
         if data.is_empty() {
-            return Err(ModelError::Input(
+            return Err(ModelError::TrainingData(
                 "nothing to fine-tune on: the dataset is empty".into(),
             ));
         }
@@ -211,7 +211,7 @@ impl<B: AutodiffBackend> Sft<B> {
             .iter()
             .position(|e| e.input_ids.len() != e.loss_mask.len() || !e.loss_mask.contains(&1))
         {
-            return Err(ModelError::Input(format!(
+            return Err(ModelError::TrainingData(format!(
                 "training row {i} has a loss mask that does not fit its tokens or no response token"
             )));
         }
@@ -275,7 +275,8 @@ impl<B: AutodiffBackend> Sft<B> {
         save_module(self.model(), &dir.join(MODEL_FILE))?;
         save_optimizer::<B, Llama<B>, _>(&self.optim, &dir.join(OPTIM_FILE))?;
         let state = serde_json::to_value(&self.state).expect("state serialises");
-        write_json_atomic(&dir.join(STATE_FILE), &state)
+        write_json_atomic(&dir.join(STATE_FILE), &state)?;
+        Ok(())
     }
 
     /// Whether every planned epoch has run.
@@ -308,14 +309,13 @@ impl<B: AutodiffBackend> Sft<B> {
     /// Runs the next epoch, calling `on_step` after every optimizer step.
     ///
     /// # Errors
-    /// [`ModelError::Input`] once every epoch has run; [`ModelError::NonFiniteLoss`] naming the
+    /// [`ModelError::Finished`] once every epoch has run; [`ModelError::NonFiniteLoss`] naming the
     /// epoch and step (the model is then left as it was before that step).
     pub fn run_epoch(&mut self, on_step: &mut dyn FnMut(&SftStep)) -> Result<SftEpochReport> {
         if self.is_done() {
-            return Err(ModelError::Input(format!(
-                "all {} epochs have run already",
-                self.config.epochs
-            )));
+            return Err(ModelError::Finished {
+                epochs: self.config.epochs,
+            });
         }
         let started = Instant::now();
         let epoch = self.state.epochs_done;

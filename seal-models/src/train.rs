@@ -1,17 +1,17 @@
 //! One supervised fine-tuning step (forward, per-example loss, backward, optimizer step), shared
 //! by `seal bench train-step` and the fine-tuning stage.
 
-use burn::module::{AutodiffModule, Module, ModuleMapper, Param, ParamId};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use seal_core::TokenizedExample;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::llama::model::{Llama, TokenBatch};
 use crate::loss::response_losses;
-use crate::objective::TokenizedExample;
 
 /// Adam settings of the model optimizer (DESIGN section 3: lr 1e-5, β (0.9, 0.95), no weight
 /// decay).
@@ -150,7 +150,7 @@ pub fn grouped_losses<B: Backend>(model: &Llama<B>, groups: &[LengthGroup], n: u
 /// Mean per-example loss, backward, one optimizer step; returns the updated model and the loss.
 ///
 /// # Errors
-/// Invalid batches ([`crate::ModelError::Input`]).
+/// Invalid batches ([`crate::ModelError::Batch`]).
 pub fn sft_step<B, O>(model: Llama<B>, optim: &mut O, batch: &TrainBatch, lr: f64) -> Result<(Llama<B>, f32)>
 where
     B: AutodiffBackend,
@@ -189,4 +189,56 @@ pub fn fork<B: Backend>(model: &Llama<B>) -> Llama<B> {
         }
     }
     model.clone().map(&mut Fork)
+}
+
+/// Scales all gradients by `min(1, max_norm / (‖g‖ + 1e-6))`, ‖g‖ the L2 norm over every
+/// parameter together, as `torch.nn.utils.clip_grad_norm_` does. Burn's own clipping works per
+/// parameter, which is not the reference's rule. Returns the norm before clipping.
+pub fn clip_global_norm<B: AutodiffBackend>(
+    model: &Llama<B>,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    struct SquaredNorm<'a, B: AutodiffBackend> {
+        grads: &'a GradientsParams,
+        total: f64,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SquaredNorm<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                // One host sync per parameter tensor: cheap beside a training step.
+                self.total += f64::from(g.square().sum().into_scalar().elem::<f32>());
+            }
+        }
+    }
+    struct Scale<'a, B: AutodiffBackend> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+        _b: std::marker::PhantomData<B>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut norm = SquaredNorm::<B> {
+        grads,
+        total: 0.0,
+        _b: std::marker::PhantomData,
+    };
+    burn::module::Module::visit(model, &mut norm);
+    let total = norm.total.sqrt();
+    let factor = max_norm / (total + 1e-6);
+    if factor < 1.0 {
+        let mut scale = Scale::<B> {
+            grads,
+            factor,
+            _b: std::marker::PhantomData,
+        };
+        burn::module::Module::visit(model, &mut scale);
+    }
+    total
 }

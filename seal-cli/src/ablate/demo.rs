@@ -106,7 +106,7 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    seal_models::io::write_atomic(path, bytes)?;
+    seal_io::write_atomic(path, bytes)?;
     Ok(())
 }
 

@@ -20,10 +20,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use plan::{JudgePlan, Plan, ResolvedPlan, ResolvedRun};
 use seal_eval::{
     GenerationRecord, JudgeRunSettings, JudgeSpec, RefusalRate, judge_generations, load_judge_cached,
     read_generations, refusal_rates,
 };
+use seal_models::backend::Device;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -31,7 +33,6 @@ use crate::stages::common::write_json;
 use crate::stages::finetune::{FinetuneMetrics, FinetuneSpec};
 use crate::stages::generate::GenerateSpec;
 use crate::stages::select::{SelectMetrics, SelectSpec};
-use plan::{JudgePlan, Plan, ResolvedPlan, ResolvedRun};
 
 /// How the runner behaves.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +123,7 @@ pub fn run_plan(plan: &ResolvedPlan, out: &Path, options: &AblateOptions) -> any
     let bar = progress_bar(total, options.quiet);
     let runner = Runner {
         out: out.to_path_buf(),
-        device: plan.plan.device.clone(),
+        device: plan.plan.device,
         bar: bar.clone(),
         quiet: options.quiet,
     };
@@ -197,7 +198,7 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
 
 struct Runner {
     out: PathBuf,
-    device: String,
+    device: Device,
     bar: ProgressBar,
     quiet: bool,
 }
@@ -290,7 +291,7 @@ impl Runner {
             std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir)?;
-        seal_models::io::write_atomic(&key_path, key.as_bytes())?;
+        seal_io::write_atomic(&key_path, key.as_bytes())?;
         self.bar.set_message(label.to_string());
         let started = Instant::now();
         body(dir).with_context(|| format!("stage {label} ({})", dir.display()))?;
@@ -314,7 +315,7 @@ impl Runner {
 
     /// Runs `seal <command> --spec SPEC --out DIR --resume` in a child process, forwarding its
     /// log lines above the progress bar.
-    fn child(&self, command: &str, spec: &Path, dir: &Path, device: &str) -> anyhow::Result<()> {
+    fn child(&self, command: &str, spec: &Path, dir: &Path, device: Device) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("locating the seal executable")?;
         let mut cmd = Command::new(exe);
         cmd.arg(command)
@@ -324,7 +325,7 @@ impl Runner {
             .arg(dir)
             .arg("--resume")
             .arg("--device")
-            .arg(device)
+            .arg(device.as_str())
             // The stage ends with this process (see `main::exit_with_parent`).
             .env(crate::PARENT_PID_ENV, std::process::id().to_string())
             .stdout(Stdio::null())
@@ -401,7 +402,7 @@ impl Runner {
         self.stage("select", &dir, &key, &label, |dir| {
             let spec_path = dir.join("spec.json");
             write_json(&spec_path, spec)?;
-            self.child("select", &spec_path, dir, &self.device)
+            self.child("select", &spec_path, dir, self.device)
         })?;
         let metrics: SelectMetrics = crate::stages::common::read_spec(&dir.join("metrics.json"))?;
         Ok((dir, key, metrics))
@@ -448,8 +449,7 @@ impl Runner {
             let dir = self.stage_dir("rank", name);
             self.stage("rank", &dir, &key, &format!("rank {name}"), |dir| {
                 write_json(&dir.join("spec.json"), spec)?;
-                let device: crate::commands::Device = self.device.parse()?;
-                crate::on_train_device!(device, crate::stages::finetune::rank, spec, dir)?;
+                seal_models::on_train_device!(self.device, crate::stages::finetune::rank, spec, dir)?;
                 Ok(())
             })?;
             result.rank_dir = Some(dir);
@@ -476,7 +476,7 @@ impl Runner {
             |dir| {
                 let spec_path = dir.join("spec.json");
                 write_json(&spec_path, &ft_spec)?;
-                self.child("finetune", &spec_path, dir, &self.device)
+                self.child("finetune", &spec_path, dir, self.device)
             },
         )?;
         result.finetune = Some(crate::stages::common::read_spec(&ft_dir.join("metrics.json"))?);
@@ -559,9 +559,8 @@ impl Runner {
             &gen_key,
             &format!("generate {name}"),
             |dir| {
-                let device: crate::commands::Device = self.device.parse()?;
                 let path = dir.join("generations.jsonl");
-                crate::on_device!(device, crate::stages::generate::run, &gen_spec, &path)?;
+                seal_models::on_device!(self.device, crate::stages::generate::run, &gen_spec, &path)?;
                 Ok(())
             },
         )?;
@@ -636,7 +635,7 @@ fn train_reward_folder(judge: &JudgePlan, tokenizer: &Path, seed: u64, out: &Pat
     let init = match backbone {
         Some(dir) => RewardInit::Backbone { dir: dir.clone() },
         None => {
-            let tok = seal_models::TextTokenizer::from_dir(tokenizer)?;
+            let tok = seal_data::TextTokenizer::from_dir(tokenizer)?;
             let arch = RewardArch {
                 hidden_size: *hidden_size,
                 num_layers: *num_layers,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use seal_core::{Algorithm, AuxLoss, BilevelConfig, PenaltySchedule, SelectorOptimizer, SoftmaxScope};
+use seal_models::backend::Device;
 use seal_models::{AdamSettings, LrSchedule, SamplingConfig, SftConfig};
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,8 @@ pub struct Plan {
     pub seed: u64,
     /// Compute device of the training and generation stages: `cpu`, or `cuda` in a build with
     /// the `cuda` feature (judging stays on the CPU).
-    #[serde(default = "default_device")]
-    pub device: String,
+    #[serde(default)]
+    pub device: Device,
     /// The aligned model every run starts from (a HF folder).
     pub model: PathBuf,
     /// D_safe and D_ft.
@@ -88,10 +89,6 @@ pub struct DataPlan {
     /// Prompt template.
     #[serde(default)]
     pub template: TemplateChoice,
-}
-
-fn default_device() -> String {
-    "cpu".into()
 }
 
 fn default_max_len() -> usize {
@@ -422,12 +419,12 @@ impl Plan {
             }
             None => {}
         }
+        self.device.ensure_built().context("device")?;
         let evaluates = self.runs.iter().any(|r| !r.select_only);
         self.check_inputs(evaluates)?;
         if evaluates {
             self.check_disjoint()?;
         }
-        self.device.parse::<crate::commands::Device>().context("device")?;
         if evaluates && !self.runs.iter().any(|r| r.name == "full") {
             self.runs.insert(
                 0,
@@ -744,7 +741,12 @@ remove the key"
             other => bail!("unknown algorithm `{other}`: expected `alg1` or `alg2`"),
         };
         let penalty: PenaltySchedule = run.gamma.as_deref().unwrap_or(&d.gamma).parse()?;
-        let selector_optimizer = parse_selector_optimizer(run.optimizer.as_deref().unwrap_or(&d.optimizer))?;
+        let selector_optimizer: SelectorOptimizer = run
+            .optimizer
+            .as_deref()
+            .unwrap_or(&d.optimizer)
+            .parse()
+            .map_err(anyhow::Error::msg)?;
         let softmax_scope = match run.softmax_scope.as_deref().unwrap_or(&d.softmax_scope) {
             "global" => SoftmaxScope::Global,
             "batch" => SoftmaxScope::Batch,
@@ -817,20 +819,6 @@ remove the key"
             },
             lora: d.lora.clone(),
         })
-    }
-}
-
-/// `adam` or `sgd:LR` (shared with `seal select`).
-pub fn parse_selector_optimizer(text: &str) -> anyhow::Result<SelectorOptimizer> {
-    match text.split_once(':') {
-        None if text == "adam" => Ok(SelectorOptimizer::default()),
-        Some(("sgd", lr)) => {
-            let lr: f64 = lr
-                .parse()
-                .with_context(|| format!("selector optimizer: `{lr}` is not a number"))?;
-            Ok(SelectorOptimizer::Sgd { lr, clip_norm: 10.0 })
-        }
-        _ => bail!("unknown selector optimizer `{text}`: expected `adam` or `sgd:LR` (e.g. sgd:2.0)"),
     }
 }
 

@@ -279,7 +279,7 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
         serde_json::to_string_pretty(&plan.plan)?
     );
     let report = out.join("report.md");
-    seal_models::io::write_atomic(&report, md.as_bytes())?;
+    seal_io::write_atomic(&report, md.as_bytes())?;
 
     // results.csv: deterministic values only.
     let mut csv = String::from(
@@ -314,7 +314,7 @@ pub fn write(out: &Path, plan: &ResolvedPlan, results: &[RunResult]) -> anyhow::
             );
         }
     }
-    seal_models::io::write_atomic(&out.join("results.csv"), csv.as_bytes())?;
+    seal_io::write_atomic(&out.join("results.csv"), csv.as_bytes())?;
     write_json(
         &out.join("results.json"),
         &serde_json::json!({ "plan": plan.plan, "runs": results, "diagnostics": diagnostics }),

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use seal_data::{
-    FieldMapping, Format, HhSide, ImportOptions, Label, TokenizeOptions, join_preferences, read_examples,
+    ChatTemplate, FieldMapping, Format, HhSide, ImportOptions, Label, TextTokenizer, TokenizeOptions,
+    join_preferences, read_examples,
 };
 use seal_models::backend::peak_rss_bytes;
-use seal_models::{ChatTemplate, TextTokenizer};
 
 use crate::cli::{
     DataCommand, DataImportArgs, DataInspectArgs, DataMixArgs, DataPairsArgs, DataTokenizeArgs,
@@ -36,7 +36,7 @@ fn pairs(args: DataPairsArgs) -> anyhow::Result<()> {
         text.push_str(&serde_json::to_string(row)?);
         text.push('\n');
     }
-    seal_models::io::write_atomic(&args.out, text.as_bytes())?;
+    seal_io::write_atomic(&args.out, text.as_bytes())?;
     println!(
         "{} pairs -> {} ({} chosen prompts without a rejected answer, {} with identical answers, {} repeated)",
         report.pairs,

@@ -1,8 +1,9 @@
 //! `seal generate`: answer prompts with a model folder.
 
 use anyhow::Context;
+use seal_data::{ChatMessage, ChatTemplate, TextTokenizer};
 use seal_models::backend::{Cpu, cpu_device};
-use seal_models::{ChatMessage, ChatTemplate, SamplingConfig, TextTokenizer, generate, load_llama};
+use seal_models::{SamplingConfig, generate, load_llama};
 
 use crate::cli::GenerateArgs;
 use crate::stages::common::TemplateChoice;
@@ -101,7 +102,7 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
         },
         batch_size: args.batch_size,
     };
-    let device: crate::commands::Device = args.device.parse()?;
+    let device = args.device;
     if args.distill {
         let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
         anyhow::ensure!(
@@ -110,7 +111,7 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
             out.display()
         );
         let (records, cut) =
-            crate::on_device!(device, crate::stages::generate::distill, &spec, "self-distill")?;
+            seal_models::on_device!(device, crate::stages::generate::distill, &spec, "self-distill")?;
         anyhow::ensure!(
             !records.is_empty(),
             "no answer finished within --max-new-tokens {}",
@@ -135,7 +136,7 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
         );
         return Ok(());
     }
-    let records = crate::on_device!(device, crate::stages::generate::run, &spec, out)?;
+    let records = seal_models::on_device!(device, crate::stages::generate::run, &spec, out)?;
     println!("{} answers -> {}", records.len(), out.display());
     Ok(())
 }

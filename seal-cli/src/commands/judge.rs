@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use seal_data::TextTokenizer;
 use seal_eval::{
     BootstrapSettings, JudgeRunSettings, JudgeSpec, RewardArch, RewardInit, RewardTrainSettings,
     judge_files_with, load_judge_cached, pair_accuracy, read_preferences, train_reward_judge_with,
     write_reports,
 };
-use seal_models::{AdamSettings, TextTokenizer};
+use seal_models::AdamSettings;
 
 use crate::cli::{JudgeArgs, JudgeCommand, JudgeRefusalsArgs, JudgeTrainArgs};
 
@@ -164,7 +165,7 @@ fn exec_train(args: JudgeTrainArgs) -> anyhow::Result<()> {
         "settings": settings,
         "report": report,
     });
-    seal_models::io::write_json_atomic(&args.out.join("train_report.json"), &summary)?;
+    seal_io::write_json_atomic(&args.out.join("train_report.json"), &summary)?;
     println!(
         "trained on {} pairs; final loss {:.4}, train accuracy {:.3}{}; saved {}",
         train.len(),
@@ -199,7 +200,7 @@ fn exec_refusals(args: JudgeRefusalsArgs) -> anyhow::Result<()> {
         println!("answers taken for refusals: {}", check.false_alarms.join(", "));
     }
     if let Some(out) = &args.out {
-        seal_models::io::write_atomic(out, serde_json::to_string_pretty(&check)?.as_bytes())
+        seal_io::write_atomic(out, serde_json::to_string_pretty(&check)?.as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())

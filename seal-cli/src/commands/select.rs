@@ -1,11 +1,11 @@
 //! `seal select`: train the data selector and score D_ft.
 
 use anyhow::{Context, bail};
-use seal_core::{Algorithm, AuxLoss, BilevelConfig, SelectorOptimizer, SoftmaxScope, WeightKind};
+use seal_core::{Algorithm, AuxLoss, BilevelConfig, SelectorOptimizer};
 use seal_models::{AdamSettings, LoraConfig};
 use serde::Deserialize;
 
-use crate::cli::SelectArgs;
+use crate::cli::{AlgoArg, SelectArgs};
 use crate::stages::common::{ModelSource, TemplateChoice};
 use crate::stages::select::{SelectSpec, run};
 
@@ -25,13 +25,13 @@ struct SelectConfigFile {
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let resume = args.resume;
-    let args_device = args.device.clone();
+    let args_device = args.device;
     let spec = match &args.spec {
         Some(path) => crate::stages::common::read_spec(path)?,
         None => spec_from_args(args)?,
     };
-    let device: crate::commands::Device = args_device.parse()?;
-    let metrics = crate::on_train_device!(device, run, &spec, &out, resume)?;
+    let device = args_device;
+    let metrics = seal_models::on_train_device!(device, run, &spec, &out, resume)?;
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
     println!(
         "scored {} examples with {} in {:.1} s (peak RSS {:.0} MiB); label AUROC {}, harmful share of dropped {} -> {}",
@@ -57,46 +57,37 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         None => SelectConfigFile::default(),
     };
     let mut bilevel = file.bilevel.unwrap_or_default();
-    if let Some(algo) = &args.algo {
-        bilevel.algorithm = match algo.as_str() {
-            "alg1" => Algorithm::Alg1 {
+    if let Some(algo) = args.algo {
+        bilevel.algorithm = match algo {
+            AlgoArg::Alg1 => Algorithm::Alg1 {
                 inner_steps: args.inner_steps.unwrap_or(1),
                 keep_penalty_factor: false,
                 aux_loss: AuxLoss::default(),
             },
-            "alg2" => Algorithm::Alg2 {},
-            other => bail!("unknown --algo `{other}`: expected `alg1` or `alg2`"),
+            AlgoArg::Alg2 => Algorithm::Alg2 {},
         };
     } else if let (Some(steps), Algorithm::Alg1 { inner_steps, .. }) =
         (args.inner_steps, &mut bilevel.algorithm)
     {
         *inner_steps = steps;
     }
-    if let Some(when) = &args.aux_loss {
+    if let Some(when) = args.aux_loss {
         match &mut bilevel.algorithm {
-            Algorithm::Alg1 { aux_loss, .. } => *aux_loss = when.parse().map_err(anyhow::Error::msg)?,
+            Algorithm::Alg1 { aux_loss, .. } => *aux_loss = when.into(),
             Algorithm::Alg2 {} => bail!("--aux-loss is an option of --algo alg1 (Algorithm 2 has no θ̂)"),
         }
     }
     if let Some(gamma) = &args.gamma {
         bilevel.penalty = gamma.parse()?;
     }
-    if let Some(weights) = &args.weights {
-        bilevel.weights = match weights.as_str() {
-            "softmax" => WeightKind::Softmax,
-            "sigmoid" => WeightKind::Sigmoid,
-            other => bail!("unknown --weights `{other}`: expected `softmax` or `sigmoid`"),
-        };
+    if let Some(weights) = args.weights {
+        bilevel.weights = weights.into();
     }
-    if let Some(scope) = &args.softmax_scope {
-        bilevel.softmax_scope = match scope.as_str() {
-            "global" => SoftmaxScope::Global,
-            "batch" => SoftmaxScope::Batch,
-            other => bail!("unknown --softmax-scope `{other}`: expected `global` or `batch`"),
-        };
+    if let Some(scope) = args.softmax_scope {
+        bilevel.softmax_scope = scope.into();
     }
-    if let Some(optimizer) = &args.selector_optimizer {
-        bilevel.selector_optimizer = crate::ablate::plan::parse_selector_optimizer(optimizer)?;
+    if let Some(optimizer) = args.selector_optimizer {
+        bilevel.selector_optimizer = optimizer;
     }
     if let Some(lr) = args.selector_lr {
         match &mut bilevel.selector_optimizer {

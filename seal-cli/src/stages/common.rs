@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use seal_data::{Example, TokenizeOptions, Tokenized, read_examples, tokenize_examples};
+use seal_data::{
+    ChatTemplate, Example, TextTokenizer, TokenizeOptions, Tokenized, read_examples, tokenize_examples,
+};
 use seal_models::backend::Backend;
 use seal_models::llama::config::LlamaConfig;
-use seal_models::{ChatTemplate, HfLlamaConfig, Llama, TextTokenizer, init_random, load_llama};
+use seal_models::{HfLlamaConfig, Llama, init_random, load_llama};
 use serde::{Deserialize, Serialize};
 
 /// Where a stage's starting model comes from.
@@ -160,7 +162,7 @@ pub fn tokenize(
 /// Writes pretty JSON atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let value = serde_json::to_value(value).context("serialising JSON")?;
-    seal_models::io::write_json_atomic(path, &value)?;
+    seal_io::write_json_atomic(path, &value)?;
     Ok(())
 }
 
@@ -175,7 +177,7 @@ pub fn copy_tokenizer(from: &Path, to: &Path) -> anyhow::Result<()> {
         let src = from.join(name);
         if src.is_file() {
             let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
-            seal_models::io::write_atomic(&to.join(name), &bytes)?;
+            seal_io::write_atomic(&to.join(name), &bytes)?;
         }
     }
     Ok(())

@@ -10,12 +10,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use seal_core::ExampleId;
-use seal_data::{Example, Label, read_scores};
+use seal_data::{Example, Label, TextTokenizer, read_scores};
 use seal_models::backend::AutodiffBackend;
 use seal_models::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
-    LoraConfig, Sft, SftConfig, SftEpochReport, TextTokenizer, attach_lora, merge_lora, save_adapter,
-    save_llama,
+    LoraConfig, Sft, SftConfig, SftEpochReport, attach_lora, merge_lora, save_adapter, save_llama,
 };
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +118,7 @@ pub fn run<B: AutodiffBackend>(
     if resume {
         // A kill mid-write leaves a temporary file; the run restarts from its last complete
         // checkpoint, without it.
-        seal_models::io::remove_stale_temp_files(out)?;
+        seal_io::remove_stale_temp_files(out)?;
     }
 
     let (tokenizer, template) = tokenizer_and_template(spec)?;
@@ -155,7 +154,7 @@ pub fn run<B: AutodiffBackend>(
     record_run_spec(out, &spec_path, spec)?;
     let _lock = super::common::lock_run_folder(out)?;
     write_selection(out, &chosen)?;
-    seal_models::io::write_atomic(
+    seal_io::write_atomic(
         &out.join("trained_ids.txt"),
         format!("{}\n", ids.join("\n")).as_bytes(),
     )?;
@@ -270,7 +269,7 @@ fn choose(
 
 /// The method's ranking, as `out/selection.csv`.
 fn write_selection(out: &Path, chosen: &Chosen) -> anyhow::Result<()> {
-    seal_models::io::write_atomic(
+    seal_io::write_atomic(
         &out.join("selection.csv"),
         &super::selection::selection_csv(&chosen.selection)?,
     )?;
@@ -298,7 +297,7 @@ impl Inputs {
     }
 }
 
-fn tokenizer_and_template(spec: &FinetuneSpec) -> anyhow::Result<(TextTokenizer, seal_models::ChatTemplate)> {
+fn tokenizer_and_template(spec: &FinetuneSpec) -> anyhow::Result<(TextTokenizer, seal_data::ChatTemplate)> {
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
         .with_context(|| format!("loading tokenizer of {}", spec.model.tokenizer_dir().display()))?;
     let template = spec.template.resolve(&tokenizer)?;
@@ -310,7 +309,7 @@ fn initial_losses<B: AutodiffBackend>(
     spec: &FinetuneSpec,
     model: &seal_models::Llama<B>,
     inputs: &Inputs,
-    (tokenizer, template): (&TextTokenizer, &seal_models::ChatTemplate),
+    (tokenizer, template): (&TextTokenizer, &seal_data::ChatTemplate),
 ) -> anyhow::Result<HashMap<ExampleId, f32>> {
     let tokenized = tokenize(
         &inputs.records,

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use seal_data::prompt_ids;
+use seal_data::{TextTokenizer, prompt_ids};
 use seal_eval::generations::{GenerationRecord, write_generations};
 use seal_models::backend::Backend;
-use seal_models::{SamplingConfig, TextTokenizer, generate, load_llama};
+use seal_models::{SamplingConfig, generate, load_llama};
 use serde::{Deserialize, Serialize};
 
 use super::common::{TemplateChoice, read_records, require_file};

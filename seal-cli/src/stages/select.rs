@@ -15,12 +15,11 @@ use seal_core::{
     Algorithm, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer, StepReport, auroc,
     dropped_share,
 };
-use seal_data::{Example, Label, ScoreRow, write_scores};
+use seal_data::{Example, Label, ScoreRow, TextTokenizer, write_scores};
 use seal_models::backend::AutodiffBackend;
 use seal_models::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
-    AdamSettings, HostTensor, LlamaObjective, LoraConfig, ObjectiveSettings, TensorMap, TextTokenizer,
-    attach_lora,
+    AdamSettings, HostTensor, LlamaObjective, LoraConfig, ObjectiveSettings, TensorMap, attach_lora,
 };
 use serde::{Deserialize, Serialize};
 
@@ -153,7 +152,7 @@ pub fn run<B: AutodiffBackend>(
     if resume {
         // A kill mid-write leaves a temporary file; the run restarts from its last complete
         // checkpoint, without it.
-        seal_models::io::remove_stale_temp_files(out)?;
+        seal_io::remove_stale_temp_files(out)?;
     }
 
     let tokenizer = TextTokenizer::from_dir(spec.model.tokenizer_dir())
@@ -216,7 +215,7 @@ pub fn run<B: AutodiffBackend>(
             .iter()
             .map(|d| serde_json::json!({"id": d.id, "length": d.length, "reason": d.reason}).to_string())
             .collect();
-        seal_models::io::write_atomic(
+        seal_io::write_atomic(
             &out.join("dropped_by_length.jsonl"),
             format!("{}\n", lines.join("\n")).as_bytes(),
         )?;

@@ -2,12 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use seal_models::ChatMessage;
-
 use crate::error::Position;
 use crate::import::rows::Row;
 use crate::import::{FieldMapping, Format, HhSide, ImportOptions};
 use crate::record::{Example, Label};
+use crate::text::ChatMessage;
 
 /// An example before its id and source are settled.
 #[derive(Debug, Clone)]

@@ -1,5 +1,4 @@
-use seal_data::{Format, HhSide, ImportOptions, Label, content_id, import_file};
-use seal_models::ChatMessage;
+use seal_data::{ChatMessage, Format, HhSide, ImportOptions, Label, content_id, import_file};
 
 use crate::{import_as, sample};
 

@@ -11,6 +11,7 @@ mod parquet;
 mod real;
 mod recipes;
 mod stream;
+mod text;
 mod tokenized;
 
 use std::path::{Path, PathBuf};

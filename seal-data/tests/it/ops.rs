@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use seal_data::{DedupBy, Example, SplitKey, assign_splits, dedup, read_jsonl, sample, shuffle};
-use seal_models::ChatMessage;
+use seal_data::{ChatMessage, DedupBy, Example, SplitKey, assign_splits, dedup, read_jsonl, sample, shuffle};
 
 fn world_ft() -> Vec<Example> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/world/ft.jsonl");

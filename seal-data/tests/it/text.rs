@@ -1,9 +1,13 @@
 //! Tokenizer and chat-template parity with `transformers` on the fixture tokenizer.
 
-use seal_models::{ChatMessage, ModelError, TextTokenizer};
+use seal_data::{ChatMessage, TextError, TextTokenizer};
 use serde::Deserialize;
 
-use crate::common::fixture;
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
 
 #[derive(Deserialize)]
 struct Case {
@@ -53,7 +57,7 @@ fn encodes_decodes_and_renders_chatml_like_transformers() {
 fn missing_tokenizer_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let err = TextTokenizer::from_dir(dir.path()).unwrap_err();
-    assert!(matches!(err, ModelError::MissingFile { .. }));
+    assert!(matches!(err, TextError::MissingFile { .. }));
     assert!(err.to_string().contains("tokenizer.json"), "{err}");
 }
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use seal_data::{
-    Example, Label, TokenizeOptions, TokenizedRow, TokenizedWriter, dropped_path, prompt_ids, read_jsonl,
-    read_tokenized, tokenize_examples, tokenize_file, write_parquet, write_tokenized,
+    ChatMessage, ChatTemplate, Example, Label, TextTokenizer, TokenizeOptions, TokenizedRow, TokenizedWriter,
+    dropped_path, prompt_ids, read_jsonl, read_tokenized, tokenize_examples, tokenize_file, write_parquet,
+    write_tokenized,
 };
-use seal_models::{ChatMessage, ChatTemplate, TextTokenizer};
 
 fn world() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/world")

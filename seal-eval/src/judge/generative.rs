@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use seal_models::{ChatMessage, ChatTemplate, Llama, TextTokenizer, TokenBatch, load_llama};
+use seal_data::{ChatMessage, ChatTemplate, TextTokenizer};
+use seal_models::{Llama, TokenBatch, load_llama};
 use serde::{Deserialize, Serialize};
 
 use super::{Judge, PairItem, folder_name, host_f32};

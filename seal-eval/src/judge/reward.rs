@@ -14,11 +14,11 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use seal_data::{ChatMessage, ChatTemplate, TextTokenizer};
 use seal_models::backend::{Cpu, CpuTrain, cpu_device};
 use seal_models::hf::weights::{read_checkpoint, to_tensor_map, write_safetensors};
 use seal_models::{
-    AdamSettings, ChatMessage, ChatTemplate, HfLlamaConfig, HostTensor, Llama, LlamaConfig, TextTokenizer,
-    TokenBatch, init_random, load_llama,
+    AdamSettings, HfLlamaConfig, HostTensor, Llama, LlamaConfig, TokenBatch, init_random, load_llama,
 };
 use serde::{Deserialize, Serialize};
 
@@ -252,7 +252,7 @@ impl<B: Backend> RewardJudge<B> {
                 rope.retain(|_, v| !v.is_null());
             }
         }
-        seal_models::io::write_json_atomic(&dir.join("config.json"), &config)?;
+        seal_io::write_json_atomic(&dir.join("config.json"), &config)?;
 
         for file in ["tokenizer.json", "tokenizer_config.json"] {
             let from = self.tokenizer_dir.join(file);
@@ -264,7 +264,7 @@ impl<B: Backend> RewardJudge<B> {
                 .is_some_and(|(a, b)| a == b);
             if from.exists() && !same {
                 let bytes = std::fs::read(&from).map_err(|e| EvalError::io(&from, e))?;
-                seal_models::io::write_atomic(&to, &bytes)?;
+                seal_io::write_atomic(&to, &bytes)?;
             }
         }
         Ok(())

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use seal_data::ChatMessage;
 use seal_eval::judge::generative::judge_messages;
 use seal_eval::{GenerativeJudge, GenerativeSettings, Judge, PairItem};
-use seal_models::ChatMessage;
 use seal_models::backend::{Cpu, cpu_device};
 use serde::{Deserialize, Serialize};
 

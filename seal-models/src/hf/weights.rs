@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 use safetensors::{Dtype, SafeTensors};
+use seal_io::{write_atomic, write_json_atomic};
 use serde::Deserialize;
 
 use super::tensors::{HostTensor, TensorMap};
 use crate::error::{ModelError, Result};
-use crate::io::{write_atomic, write_json_atomic};
 use crate::llama::config::{HfLlamaConfig, LlamaConfig};
 use crate::llama::linear::Linear;
 use crate::llama::model::{Attention, DecoderLayer, Embedding, Llama, LlamaBody, Mlp, RmsNorm};
@@ -317,7 +317,8 @@ pub fn write_safetensors(path: &Path, map: &TensorMap) -> Result<()> {
             path: path.to_path_buf(),
             source,
         })?;
-    write_atomic(path, &buffer)
+    write_atomic(path, &buffer)?;
+    Ok(())
 }
 
 /// Writes a HF model folder (`config.json` + `model.safetensors`, f32) that `transformers`
@@ -334,5 +335,6 @@ pub fn save_llama<B: Backend>(model: &Llama<B>, hf_config: &HfLlamaConfig, dir: 
         obj.retain(|_, v| !v.is_null());
     }
     write_safetensors(&dir.join(SAFETENSORS_FILE), &to_tensor_map(model))?;
-    write_json_atomic(&dir.join("config.json"), &config)
+    write_json_atomic(&dir.join("config.json"), &config)?;
+    Ok(())
 }

@@ -314,7 +314,7 @@ impl<B: Backend> Llama<B> {
     /// - returns `[batch, seq_len, vocab_size]`
     ///
     /// # Errors
-    /// [`crate::ModelError::Input`] if the batch is empty, inconsistent, a token id is out of
+    /// [`crate::ModelError::Batch`] if the batch is empty, inconsistent, a token id is out of
     /// the vocabulary or a position exceeds `max_position_embeddings`.
     pub fn forward(&self, batch: &TokenBatch) -> crate::Result<Tensor<B, 3>> {
         self.forward_inner(batch, None, false, false)
@@ -361,10 +361,10 @@ impl<B: Backend> Llama<B> {
     ) -> crate::Result<Tensor<B, 3>> {
         let (b, s) = (batch.batch, batch.seq_len);
         if b == 0 || s == 0 {
-            return Err(crate::ModelError::Input("empty batch".into()));
+            return Err(crate::ModelError::Batch("empty batch".into()));
         }
         if batch.input_ids.len() != b * s || batch.attention_mask.len() != b * s {
-            return Err(crate::ModelError::Input(format!(
+            return Err(crate::ModelError::Batch(format!(
                 "batch of {b}x{s} has {} ids and {} mask entries",
                 batch.input_ids.len(),
                 batch.attention_mask.len()
@@ -372,7 +372,7 @@ impl<B: Backend> Llama<B> {
         }
         let vocab = self.vocab_size();
         if let Some(&bad) = batch.input_ids.iter().find(|&&id| id as usize >= vocab) {
-            return Err(crate::ModelError::Input(format!(
+            return Err(crate::ModelError::Batch(format!(
                 "token id {bad} is outside the vocabulary of {vocab}"
             )));
         }
@@ -383,7 +383,7 @@ impl<B: Backend> Llama<B> {
         let (past_len, mut key_mask, mut next_pos) = match cache.as_deref() {
             Some(c) => {
                 if c.batch() != b {
-                    return Err(crate::ModelError::Input(format!(
+                    return Err(crate::ModelError::Batch(format!(
                         "cache holds {} rows, batch has {b}",
                         c.batch()
                     )));
@@ -412,7 +412,7 @@ impl<B: Backend> Llama<B> {
         if let Some(&p) = next_pos.iter().max()
             && p > self.max_position_embeddings
         {
-            return Err(crate::ModelError::Input(format!(
+            return Err(crate::ModelError::Batch(format!(
                 "sequence of {p} positions exceeds max_position_embeddings {}",
                 self.max_position_embeddings
             )));

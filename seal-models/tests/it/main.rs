@@ -11,5 +11,4 @@ mod objective;
 mod parity;
 mod sft;
 mod smollm2;
-mod tokenizer;
 mod train;

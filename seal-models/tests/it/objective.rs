@@ -7,11 +7,9 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use seal_core::{BilevelModel, MicroBatch};
+use seal_core::{BilevelModel, MicroBatch, TokenizedExample};
 use seal_models::backend::{CpuTrain, cpu_device};
-use seal_models::{
-    AdamSettings, Llama, LlamaObjective, ObjectiveSettings, TokenizedExample, TrainBatch, load_llama,
-};
+use seal_models::{AdamSettings, Llama, LlamaObjective, ObjectiveSettings, TrainBatch, load_llama};
 
 use crate::common::{expected, fixture, max_abs_diff};
 

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Tensor, backend::Backend};
+use seal_core::TokenizedExample;
 use seal_models::backend::{CpuTrain, cpu_device};
-use seal_models::{
-    AdamSettings, LoraConfig, LrSchedule, Sft, SftConfig, TokenizedExample, attach_lora, load_llama,
-};
+use seal_models::{AdamSettings, LoraConfig, LrSchedule, Sft, SftConfig, attach_lora, load_llama};
 
 use crate::common::{expected, fixture};
 

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
+use seal_data::{ChatMessage, TextTokenizer};
 use seal_models::backend::{Cpu, cpu_device};
-use seal_models::{ChatMessage, SamplingConfig, TextTokenizer, TokenBatch, generate, load_llama};
+use seal_models::{SamplingConfig, TokenBatch, generate, load_llama};
 use serde::Deserialize;
 
 use crate::common::fixture;

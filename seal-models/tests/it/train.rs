@@ -84,11 +84,11 @@ impl burn::module::ModuleVisitor<CpuTrain> for IdCollector<'_> {
     }
 }
 
-fn rows_of_lengths(lengths: &[usize]) -> Vec<seal_models::TokenizedExample> {
+fn rows_of_lengths(lengths: &[usize]) -> Vec<seal_core::TokenizedExample> {
     lengths
         .iter()
         .enumerate()
-        .map(|(r, &n)| seal_models::TokenizedExample {
+        .map(|(r, &n)| seal_core::TokenizedExample {
             input_ids: (0..n).map(|t| ((t * 7 + r * 13) % 90 + 5) as u32).collect(),
             loss_mask: (0..n).map(|t| u8::from(t >= n / 3)).collect(),
         })
