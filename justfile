@@ -54,6 +54,19 @@ align-smollm2: sys-deps smollm2
     mkdir -p docs/align && cp target/align-run/report.md docs/align/align-report.md && cp target/break-run/report.md docs/align/break-report.md
     grep -E 'Elapsed|Maximum resident' target/align-run.time target/break-run.time | tee docs/align/cost.txt
 
+# Preference pairs from the two halves of the HH hash split, a SmolLM2 backbone, 1 epoch (about
+# 2 h on 2 cores beside other work), then its win rate of the aligned model (`full` of
+# plans/align-smollm2.toml, after `just align-smollm2`) over the unaligned one on the harmful set.
+# the HH reward judge, its held-out accuracy and its aligned-vs-unaligned win rate (docs/align/judge/)
+judge-hh: sys-deps smollm2
+    cargo build --release --locked -p seal-cli
+    for half in train eval; do for side in chosen rejected; do target/release/seal data mix --recipe recipes/judge-hh-$half-$side.toml --out target/judge/hh-$half-$side.parquet; done; target/release/seal data pairs --chosen target/judge/hh-$half-chosen.parquet --rejected target/judge/hh-$half-rejected.parquet --out target/judge/hh-$half.jsonl; done
+    [ -f target/judge/smollm2-hh/train_report.json ] || target/release/seal judge train --backbone {{smollm2_dir}}/model --pairs target/judge/hh-train.jsonl --held-out target/judge/hh-eval.jsonl --epochs 1 --batch-size 8 --lr 1e-5 --max-len 192 --out target/judge/smollm2-hh
+    mkdir -p target/judge-eval docs/align/judge && cp target/judge/smollm2-hh/train_report.json docs/align/judge/
+    for run in start full; do python3 -c "import json,sys; [sys.stdout.write(l) for l in open(sys.argv[1]) if json.loads(l)['set'] == 'harmful']" target/align-run/stages/generate-$run/generations.jsonl > target/judge-eval/$run-harmful.jsonl; done
+    target/release/seal judge --candidate target/judge-eval/full-harmful.jsonl --reference target/judge-eval/start-harmful.jsonl --judge reward:target/judge/smollm2-hh --out target/judge-eval/aligned-vs-start
+    cp target/judge-eval/aligned-vs-start/winrates.md docs/align/judge/aligned-vs-start-harmful.md && cp target/judge-eval/aligned-vs-start/winrates.csv docs/align/judge/aligned-vs-start-harmful.csv
+
 # the inputs of plans/real-diagnostics.toml (the CPU slices with the novel family marked), then the plan itself
 real-diagnostics: sys-deps smollm2
     cargo run --release --locked -p seal-cli -- model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
