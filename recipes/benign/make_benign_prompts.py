@@ -135,11 +135,13 @@ SHORT_FACTS = [
 ]
 
 
+def expand(pairs):
+    """Every item in every form: for each (items, forms) pair, each item in each of its forms."""
+    return [form.format(item) for items, forms in pairs for item in items for form in forms]
+
+
 def contrast_prompts():
-    prompts = []
-    for items, forms in [(DEFINE, DEFINE_FORMS), (HISTORY, HISTORY_FORMS), (PEOPLE, PEOPLE_FORMS)]:
-        for item in items:
-            prompts += [form.format(item) for form in forms]
+    prompts = expand([(DEFINE, DEFINE_FORMS), (HISTORY, HISTORY_FORMS), (PEOPLE, PEOPLE_FORMS)])
     prompts += FICTION + FIRST_AID + MORE_RISKY_WORDS + SHORT_FACTS
     random.Random(20261203).shuffle(prompts)
     return prompts
@@ -259,25 +261,24 @@ DESIGN = [
 
 
 def task_prompts():
-    forms = [
-        ("Classify this sentence as a question, a statement or a command.\n\n{}", CLASSIFY),
-        ("Correct the grammar of this sentence.\n\n{}", GRAMMAR),
-        ("Sort these words in alphabetical order: {}", SORT),
-        ("Name {}.", NAME),
-        ("Create a catchy slogan for {}.", SLOGAN),
-        ("Suggest a title for {}.", TITLE),
-        ("Rewrite this sentence in the passive voice.\n\n{}", PASSIVE),
-        ("Summarize this paragraph in one sentence.\n\n{}", PARAGRAPHS),
-        ("Convert {}.", CONVERT),
-        ("Generate a list of five {}.", LISTS),
-        ("Describe {} in three sentences.", DESCRIBE),
-        ("Translate into French: {}", TRANSLATE),
-        ("{}", WORD_PROBLEMS),
-        ("Write a short product description for {}.", PRODUCT),
-        ("Make this sentence more formal.\n\n{}", FORMAL),
-        ("Give an example of {} and explain it briefly.", EXAMPLE_OF),
-    ]
-    prompts = [form.format(item) for form, items in forms for item in items]
+    prompts = expand([
+        (CLASSIFY, ["Classify this sentence as a question, a statement or a command.\n\n{}"]),
+        (GRAMMAR, ["Correct the grammar of this sentence.\n\n{}"]),
+        (SORT, ["Sort these words in alphabetical order: {}"]),
+        (NAME, ["Name {}."]),
+        (SLOGAN, ["Create a catchy slogan for {}."]),
+        (TITLE, ["Suggest a title for {}."]),
+        (PASSIVE, ["Rewrite this sentence in the passive voice.\n\n{}"]),
+        (PARAGRAPHS, ["Summarize this paragraph in one sentence.\n\n{}"]),
+        (CONVERT, ["Convert {}."]),
+        (LISTS, ["Generate a list of five {}."]),
+        (DESCRIBE, ["Describe {} in three sentences."]),
+        (TRANSLATE, ["Translate into French: {}"]),
+        (WORD_PROBLEMS, ["{}"]),
+        (PRODUCT, ["Write a short product description for {}."]),
+        (FORMAL, ["Make this sentence more formal.\n\n{}"]),
+        (EXAMPLE_OF, ["Give an example of {} and explain it briefly."]),
+    ])
     prompts += PLAN + ROLES + DESIGN
     random.Random(20261204).shuffle(prompts)
     return prompts
@@ -292,10 +293,9 @@ def write(name, prefix, prompts):
 
 
 def main():
-    prompts = []
-    for items, forms in [(EXPLAIN, EXPLAIN_FORMS), (HOWTO, HOWTO_FORMS), (WRITE, WRITE_FORMS), (TIPS, TIPS_FORMS), (CODE, CODE_FORMS)]:
-        for item in items:
-            prompts += [form.format(item) for form in forms]
+    prompts = expand(
+        [(EXPLAIN, EXPLAIN_FORMS), (HOWTO, HOWTO_FORMS), (WRITE, WRITE_FORMS), (TIPS, TIPS_FORMS), (CODE, CODE_FORMS)]
+    )
     prompts += FACTS + SOUNDS_RISKY
     rng = random.Random(20261202)
     rng.shuffle(prompts)

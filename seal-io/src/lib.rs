@@ -1,7 +1,8 @@
 //! Atomic file output, the one way seal writes a result: write to a temporary file beside the
 //! target, then rename, so a crash or an error never leaves a half-written file where a complete
-//! one is expected. A crate of its own so that the data, model, evaluation and CLI crates share
-//! it without any of them depending on another for a file utility.
+//! one is expected. A crate of its own so that the model, evaluation and CLI crates share it
+//! without any of them depending on another for a file utility. (seal-data's table writers
+//! stream row groups through `tempfile` instead; ARCHITECTURE.md, "Writes are atomic".)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -223,7 +223,9 @@ mod tests {
         assert_eq!(serde_json::from_str::<Device>(r#""cpu""#).unwrap(), Device::Cpu);
         let err = "gpu".parse::<Device>().unwrap_err().to_string();
         assert!(err.contains("`gpu`") && err.contains("`cpu` or `cuda`"), "{err}");
-        let err = serde_json::from_str::<Device>(r#""tpu""#).unwrap_err().to_string();
+        let err = serde_json::from_str::<Device>(r#""tpu""#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`tpu`"), "{err}");
     }
 

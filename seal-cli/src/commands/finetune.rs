@@ -12,8 +12,7 @@ pub fn exec(args: FinetuneArgs) -> anyhow::Result<()> {
         Some(path) => crate::stages::common::read_spec(path)?,
         None => spec_from_args(&args)?,
     };
-    let device = args.device;
-    let metrics = seal_models::on_train_device!(device, run, &spec, &args.out, args.resume)?;
+    let metrics = seal_models::on_train_device!(args.device, run, &spec, &args.out, args.resume)?;
     let last = metrics.epochs.last().map_or(f64::NAN, |e| e.mean_loss);
     println!(
         "fine-tuned on {} examples ({}): final epoch loss {last:.4}, {:.0} tokens/s, peak RSS {:.0} MiB -> {}",

@@ -25,12 +25,11 @@ struct SelectConfigFile {
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let resume = args.resume;
-    let args_device = args.device;
+    let device = args.device;
     let spec = match &args.spec {
         Some(path) => crate::stages::common::read_spec(path)?,
         None => spec_from_args(args)?,
     };
-    let device = args_device;
     let metrics = seal_models::on_train_device!(device, run, &spec, &out, resume)?;
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"));
     println!(
