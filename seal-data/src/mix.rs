@@ -174,6 +174,14 @@ pub struct FilterSpec {
     /// The prompt holds none of these words (whole words, any case): the complement of a family.
     #[serde(default)]
     pub exclude_prompt_words: Option<Vec<String>>,
+    /// The response opens with one of these (any case, curly apostrophes read as straight,
+    /// leading whitespace ignored): keeps one style of demonstration, e.g. plain refusals.
+    #[serde(default)]
+    pub response_prefix: Option<Vec<String>>,
+    /// The response opens with none of these (same reading): drops a style, e.g. SafeInstr's
+    /// "As an AI language model, I do not have personal opinions" answers to opinion questions.
+    #[serde(default)]
+    pub exclude_response_prefix: Option<Vec<String>>,
 }
 
 impl FilterSpec {
@@ -201,6 +209,14 @@ impl FilterSpec {
                 .exclude_prompt_words
                 .as_ref()
                 .is_none_or(|words| !mentions_any(e, words))
+            && self
+                .response_prefix
+                .as_ref()
+                .is_none_or(|prefixes| opens_with_any(e, prefixes))
+            && self
+                .exclude_response_prefix
+                .as_ref()
+                .is_none_or(|prefixes| !opens_with_any(e, prefixes))
     }
 
     /// A word list entry that is not one word (it could never match).
@@ -227,6 +243,18 @@ fn mentions_any(e: &Example, words: &[String]) -> bool {
             .split(|c: char| !is_word_char(c))
             .any(|w| !w.is_empty() && words.contains(&w.to_lowercase()))
     })
+}
+
+/// Whether the response opens with one of `prefixes`, ignoring case, leading whitespace and the
+/// difference between curly and straight apostrophes. A record without a response opens with
+/// nothing.
+fn opens_with_any(e: &Example, prefixes: &[String]) -> bool {
+    let fold = |s: &str| s.replace('\u{2019}', "'").to_lowercase();
+    let Some(response) = e.response.as_deref() else {
+        return false;
+    };
+    let response = fold(response.trim_start());
+    prefixes.iter().any(|p| response.starts_with(&fold(p)))
 }
 
 fn chars(e: &Example) -> usize {
@@ -268,6 +296,18 @@ pub fn load_recipe(path: &Path) -> Result<Recipe> {
             return Err(at(format!(
                 "filter: `{word}` is not one word (letters, digits, `+` or `#`); list phrases as separate words"
             )));
+        }
+        if source
+            .filter
+            .response_prefix
+            .iter()
+            .chain(&source.filter.exclude_response_prefix)
+            .flatten()
+            .any(|p| p.trim().is_empty())
+        {
+            return Err(at(
+                "filter: an empty response prefix would match every response".to_string()
+            ));
         }
         if source.count.is_some() && source.fraction.is_some() {
             return Err(at("give count or fraction, not both".to_string()));

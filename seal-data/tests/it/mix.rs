@@ -206,6 +206,10 @@ fn missing_paths_and_bad_options_fail_before_any_import() {
             "[source.filter]\nprompt_words = [\"prime number\"]",
             "`prime number` is not one word",
         ),
+        (
+            "[source.filter]\nexclude_response_prefix = [\" \"]",
+            "empty response prefix",
+        ),
     ] {
         std::fs::write(&path, format!("[[source]]\npath = \"data/alpaca.json\"\n{bad}\n")).expect("write");
         let err = load_recipe(&path).expect_err(bad).to_string();
@@ -334,24 +338,43 @@ fn the_resolved_recipe_serialises_and_parses_back() {
     assert!(Path::new(&back.sources[0].path).is_absolute());
 }
 
+/// A recipe of two sources over the sample Alpaca file, `first` and `rest`, each with the given
+/// extra TOML lines (say a filter).
+fn two_views_of_alpaca(first: &str, rest: &str) -> (tempfile::TempDir, PathBuf) {
+    let text = format!(
+        "[[source]]\nname = \"first\"\npath = \"data/alpaca.json\"\n{first}\n\n\
+         [[source]]\nname = \"rest\"\npath = \"data/alpaca.json\"\n{rest}\n"
+    );
+    recipe(&text, &["alpaca.json"])
+}
+
+#[test]
+fn response_prefixes_keep_or_drop_one_style_of_answer() {
+    let (_dir, path) = two_views_of_alpaca(
+        "[source.filter]\nresponse_prefix = [\"eat WELL\", \"bon  jour\"]",
+        "[source.filter]\nexclude_response_prefix = [\"Eat well,\", \"seven\"]",
+    );
+    let mixture = mix(&path).expect("mix");
+    let responses = |source: &str| -> Vec<String> {
+        let mut r: Vec<String> = mixture
+            .examples
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.response.clone().expect("alpaca rows have responses"))
+            .collect();
+        r.sort();
+        r
+    };
+    // Any case; "bon  jour" is not how "Bonjour" opens, so it keeps nothing.
+    assert_eq!(responses("first"), vec!["Eat well, sleep, move.".to_string()]);
+    assert_eq!(responses("rest"), vec!["Bonjour".to_string()]);
+}
+
 #[test]
 fn prompt_words_carve_a_family_and_its_complement_out_of_one_source() {
-    let (_dir, path) = recipe(
-        r#"
-[[source]]
-name = "family"
-path = "data/alpaca.json"
-novel = true
-[source.filter]
-prompt_words = ["FRENCH", "prime"]
-
-[[source]]
-name = "rest"
-path = "data/alpaca.json"
-[source.filter]
-exclude_prompt_words = ["french", "Prime"]
-"#,
-        &["alpaca.json"],
+    let (_dir, path) = two_views_of_alpaca(
+        "novel = true\n[source.filter]\nprompt_words = [\"FRENCH\", \"prime\"]",
+        "[source.filter]\nexclude_prompt_words = [\"french\", \"Prime\"]",
     );
     let mixture = mix(&path).expect("mix");
     let prompts = |source: &str, novel: bool| -> Vec<String> {
@@ -366,7 +389,7 @@ exclude_prompt_words = ["french", "Prime"]
         p
     };
     // Whole words, any case: "French." and "prime" match; "Give three tips" matches neither.
-    let family = prompts("family", true);
+    let family = prompts("first", true);
     assert_eq!(family.len(), 2, "{family:?}");
     assert!(
         family.iter().any(|p| p.starts_with("Translate to French")),
