@@ -96,8 +96,8 @@ pub struct DataTokenizeArgs {
     #[arg(long)]
     pub tokenizer: PathBuf,
     /// `reference` (`Human: {prompt}\nAssistant: `) or `model` (the tokenizer's chat template).
-    #[arg(long, default_value = "reference")]
-    pub template: String,
+    #[arg(long, value_enum, default_value_t = TemplateArg::Reference)]
+    pub template: TemplateArg,
     /// Longest row kept, in tokens (prompt + response + eos); longer rows are dropped.
     #[arg(long, default_value_t = 512)]
     pub max_len: usize,
@@ -131,16 +131,16 @@ pub struct DataImportArgs {
     /// strongreject, harmbench, xstest, mt-bench, safeinstr-eval, safeinstr-train, generic);
     /// by default it is detected from the extension and field names.
     #[arg(long)]
-    pub format: Option<String>,
+    pub format: Option<seal_data::Format>,
     /// Source name for every record (default: each file's stem).
     #[arg(long)]
     pub source: Option<String>,
     /// Label every record `benign`, `harmful` or `unknown`, overriding the format's own.
     #[arg(long)]
-    pub label: Option<String>,
+    pub label: Option<seal_data::Label>,
     /// HH-RLHF: which side is the response, `chosen` or `rejected`.
-    #[arg(long, default_value = "chosen")]
-    pub hh_side: String,
+    #[arg(long, value_enum, default_value_t = HhSideArg::Chosen)]
+    pub hh_side: HhSideArg,
     /// Leave bad rows out (into the rejects file) instead of failing on the first one.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -300,8 +300,8 @@ pub struct BenchDataArgs {
     /// Run one phase (`import` or `tokenize`) on the files in --dir, in this process, and
     /// print its JSON; by default each phase runs in a child process of its own so that its
     /// peak RSS is its own.
-    #[arg(long, requires = "dir")]
-    pub phase: Option<String>,
+    #[arg(long, requires = "dir", value_enum)]
+    pub phase: Option<PhaseArg>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -313,12 +313,98 @@ pub struct BenchSelectArgs {
     pub shape: BenchShape,
     /// Time one mode in this process (`sft`, `alg2`, `alg1`); by default every mode runs in a
     /// child process of its own so that peak memory is per mode.
-    #[arg(long)]
-    pub mode: Option<String>,
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Print JSON: `{"sft": {...}, "alg2": {...}, "alg1": {...}}`, each with `median_step_s`
     /// and `peak_bytes`.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A prompt template.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateArg {
+    /// `Human: {prompt}\nAssistant: `, the SEAL reference's.
+    Reference,
+    /// The tokenizer's own chat template.
+    Model,
+}
+
+impl From<TemplateArg> for seal_cli::stages::common::TemplateChoice {
+    fn from(t: TemplateArg) -> Self {
+        match t {
+            TemplateArg::Reference => Self::Reference,
+            TemplateArg::Model => Self::Model,
+        }
+    }
+}
+
+/// Which side of an HH-RLHF row is the response.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum HhSideArg {
+    /// The preferred answer.
+    Chosen,
+    /// The other one.
+    Rejected,
+}
+
+impl From<HhSideArg> for seal_data::HhSide {
+    fn from(s: HhSideArg) -> Self {
+        match s {
+            HhSideArg::Chosen => Self::Chosen,
+            HhSideArg::Rejected => Self::Rejected,
+        }
+    }
+}
+
+/// A phase of `seal bench data`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum PhaseArg {
+    /// JSONL -> canonical Parquet records.
+    Import,
+    /// Records -> the token table.
+    Tokenize,
+}
+
+impl From<PhaseArg> for seal_cli::bench::data::Phase {
+    fn from(p: PhaseArg) -> Self {
+        match p {
+            PhaseArg::Import => Self::Import,
+            PhaseArg::Tokenize => Self::Tokenize,
+        }
+    }
+}
+
+/// A mode of `seal bench select`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ModeArg {
+    /// Plain SFT.
+    Sft,
+    /// Algorithm 2.
+    Alg2,
+    /// Algorithm 1.
+    Alg1,
+}
+
+impl From<ModeArg> for seal_models::bench::SelectMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Sft => Self::Sft,
+            ModeArg::Alg2 => Self::Alg2,
+            ModeArg::Alg1 => Self::Alg1,
+        }
+    }
+}
+
+impl BenchShape {
+    /// The shape without the config path.
+    pub fn shape(&self) -> seal_cli::bench::select::Shape {
+        seal_cli::bench::select::Shape {
+            batch: self.batch,
+            seq_len: self.seq_len,
+            steps: self.steps,
+        }
+    }
 }
 
 /// The model and shape of a training-step benchmark (shared by `train-step` and `select`).
@@ -435,8 +521,8 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 512)]
     pub max_len: usize,
     /// Prompt template: `reference` (Human:/Assistant:) or `model` (the tokenizer's own).
-    #[arg(long, default_value = "reference")]
-    pub template: String,
+    #[arg(long, value_enum, default_value_t = TemplateArg::Reference)]
+    pub template: TemplateArg,
     /// Train LoRA adapters of this rank (else full parameters).
     #[arg(long)]
     pub lora_rank: Option<usize>,
@@ -523,8 +609,8 @@ pub struct SelectArgs {
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Prompt template: `reference` or `model`.
-    #[arg(long)]
-    pub template: Option<String>,
+    #[arg(long, value_enum)]
+    pub template: Option<TemplateArg>,
     /// Train θ through LoRA adapters of this rank.
     #[arg(long)]
     pub lora_rank: Option<usize>,

@@ -3,21 +3,16 @@
 //! Each subcommand is a thin `exec` over library calls; errors print as `error: ...` with their
 //! context chain and exit non-zero.
 
-mod ablate;
 mod cli;
 mod commands;
 mod logging;
-mod progress;
-mod stages;
 mod version;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-
-/// Set by `seal ablate` on the stage processes it starts: the pid they must not outlive.
-pub(crate) const PARENT_PID_ENV: &str = "SEAL_PARENT_PID";
+use seal_cli::PARENT_PID_ENV;
 
 /// A stage process of `seal ablate` ends with its parent. Killed with -9, the parent cannot
 /// stop it, and the orphan would train on for nobody and race a resumed run; re-parented, it

@@ -284,6 +284,25 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
     read_jsonl(path)
 }
 
+/// Writes `examples` as canonical JSONL when `path` ends in `.jsonl`, as Parquet otherwise
+/// (the counterpart of [`read_examples`]), atomically, making `path`'s folder first.
+///
+/// # Errors
+/// [`DataError::Write`] if the folder or the file cannot be written.
+pub fn write_examples(path: &Path, examples: &[Example]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DataError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl")) {
+        write_jsonl(path, examples)
+    } else {
+        write_parquet(path, examples)
+    }
+}
+
 /// Whether `path` names a Parquet file (by extension).
 pub(crate) fn is_parquet(path: &Path) -> bool {
     path.extension()

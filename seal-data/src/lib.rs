@@ -53,8 +53,8 @@ pub use import::{
 };
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{
-    ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks, write_jsonl,
-    write_parquet,
+    ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks,
+    write_examples, write_jsonl, write_parquet,
 };
 pub use mix::{
     DedupMode, FieldsSpec, FilterSpec, HashSplitSpec, MixReport, Mixture, Recipe, SourceReport, SourceSpec,

@@ -1,7 +1,7 @@
 //! `seal ablate` and `seal demo`.
 
-use crate::ablate::{AblateOptions, demo, run_plan_file};
 use crate::cli::{AblateArgs, DemoArgs};
+use seal_cli::ablate::{AblateOptions, demo, run_plan_file};
 
 pub fn exec(args: AblateArgs, quiet: bool) -> anyhow::Result<()> {
     let options = AblateOptions {

@@ -4,12 +4,12 @@ use anyhow::{Context, bail};
 use seal_models::{AdamSettings, LoraConfig, LrSchedule, SftConfig};
 
 use crate::cli::FinetuneArgs;
-use crate::stages::common::ModelSource;
-use crate::stages::finetune::{FinetuneSpec, run};
+use seal_cli::stages::common::ModelSource;
+use seal_cli::stages::finetune::{FinetuneSpec, run};
 
 pub fn exec(args: FinetuneArgs) -> anyhow::Result<()> {
     let spec = match &args.spec {
-        Some(path) => crate::stages::common::read_spec(path)?,
+        Some(path) => seal_cli::stages::common::read_spec(path)?,
         None => spec_from_args(&args)?,
     };
     let metrics = seal_models::on_train_device!(args.device, run, &spec, &args.out, args.resume)?;
@@ -59,7 +59,7 @@ fn spec_from_args(args: &FinetuneArgs) -> anyhow::Result<FinetuneSpec> {
         method: args.method.parse()?,
         keep: args.keep,
         scores: args.scores.clone(),
-        template: args.template.parse()?,
+        template: args.template.into(),
         max_len: args.max_len,
         sft: SftConfig {
             epochs,

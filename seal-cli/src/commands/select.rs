@@ -1,33 +1,19 @@
 //! `seal select`: train the data selector and score D_ft.
 
-use anyhow::{Context, bail};
-use seal_core::{Algorithm, AuxLoss, BilevelConfig, SelectorOptimizer};
-use seal_models::{AdamSettings, LoraConfig};
-use serde::Deserialize;
+use anyhow::bail;
+use seal_core::{Algorithm, AuxLoss, SelectorOptimizer};
+use seal_models::LoraConfig;
 
 use crate::cli::{AlgoArg, SelectArgs};
-use crate::stages::common::{ModelSource, TemplateChoice};
-use crate::stages::select::{SelectSpec, run};
-
-/// The optional TOML file of `--config`: every key optional, unknown keys are errors.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct SelectConfigFile {
-    bilevel: Option<BilevelConfig>,
-    model_adam: Option<AdamSettings>,
-    clip_norm: Option<f64>,
-    lora: Option<LoraConfig>,
-    max_len: Option<usize>,
-    keep: Option<f64>,
-    template: Option<TemplateChoice>,
-}
+use seal_cli::stages::common::ModelSource;
+use seal_cli::stages::select::{SelectConfig, SelectSpec, run};
 
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
     let resume = args.resume;
     let device = args.device;
     let spec = match &args.spec {
-        Some(path) => crate::stages::common::read_spec(path)?,
+        Some(path) => seal_cli::stages::common::read_spec(path)?,
         None => spec_from_args(args)?,
     };
     let metrics = seal_models::on_train_device!(device, run, &spec, &out, resume)?;
@@ -47,13 +33,8 @@ pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
 
 fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
     let file = match &args.config {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<SelectConfigFile>(&text)
-                .with_context(|| format!("parsing {}", path.display()))?
-        }
-        None => SelectConfigFile::default(),
+        Some(path) => SelectConfig::read(path)?,
+        None => SelectConfig::default(),
     };
     let mut bilevel = file.bilevel.unwrap_or_default();
     if let Some(algo) = args.algo {
@@ -117,7 +98,7 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         None => file.lora,
     };
     let template = match &args.template {
-        Some(t) => t.parse()?,
+        Some(t) => (*t).into(),
         None => file.template.unwrap_or_default(),
     };
     let (Some(model), Some(safe), Some(data)) = (args.model, args.safe, args.data) else {

@@ -171,3 +171,98 @@ pub fn distill<B: Backend>(
     }
     Ok((kept, cut))
 }
+
+/// [`distill`], written to `out` as canonical records (`.parquet` or `.jsonl`, atomically);
+/// returns how many answers finished and the ids of those cut at `max_new_tokens`.
+pub fn distill_to<B: Backend>(
+    spec: &GenerateSpec,
+    out: &Path,
+    device: &B::Device,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    anyhow::ensure!(
+        matches!(ext, "parquet" | "jsonl"),
+        "--out {}: --distill writes canonical records, .parquet or .jsonl",
+        out.display()
+    );
+    let (records, cut) = distill::<B>(spec, "self-distill", device)?;
+    anyhow::ensure!(
+        !records.is_empty(),
+        "no answer finished within --max-new-tokens {}",
+        spec.sampling.max_new_tokens
+    );
+    seal_data::write_examples(out, &records).with_context(|| format!("writing {}", out.display()))?;
+    Ok((records.len(), cut))
+}
+
+/// A free-text prompt's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextAnswer {
+    /// The decoded answer, special tokens left out.
+    pub answer: String,
+    /// Tokens generated.
+    pub new_tokens: usize,
+}
+
+/// Answers free-text prompts (`seal generate --prompt ...`) with a model folder, in one batch.
+/// With a template, each prompt is cut where a training row of it ends its prompt, as the
+/// evaluation sets are (`seal_data::prompt_ids`): the same tokens at the prompt/answer seam;
+/// without one, the text is fed raw.
+pub fn answer_texts<B: Backend>(
+    model: &Path,
+    texts: &[String],
+    template: Option<TemplateChoice>,
+    sampling: &SamplingConfig,
+    device: &B::Device,
+) -> anyhow::Result<Vec<TextAnswer>> {
+    let tokenizer = TextTokenizer::from_dir(model)
+        .with_context(|| format!("loading tokenizer of {}", model.display()))?;
+    let loaded =
+        load_llama::<B>(model, device).with_context(|| format!("loading model {}", model.display()))?;
+    let template = template.map(|t| t.resolve(&tokenizer)).transpose()?;
+    let mut prompts = Vec::with_capacity(texts.len());
+    for text in texts {
+        prompts.push(match &template {
+            Some(t) => {
+                let turns = vec![seal_data::ChatMessage::user(text)];
+                let example = seal_data::Example {
+                    id: seal_data::content_id(&turns, None),
+                    source: "--prompt".into(),
+                    prompt: turns,
+                    response: None,
+                    label: seal_data::Label::default(),
+                    category: None,
+                    split: None,
+                    novel: false,
+                };
+                prompt_ids(&example, &tokenizer, t)?
+            }
+            None => tokenizer.encode(text, true)?,
+        });
+    }
+    let start = std::time::Instant::now();
+    let outputs = generate(
+        &loaded.model,
+        &prompts,
+        sampling,
+        &tokenizer.eos_ids,
+        tokenizer.pad_id,
+    )?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let generated: usize = outputs.iter().map(Vec::len).sum();
+    tracing::info!(
+        tokens = generated,
+        seconds = elapsed,
+        tokens_per_s = generated as f64 / elapsed,
+        "generated"
+    );
+    outputs
+        .iter()
+        .map(|ids| {
+            Ok(TextAnswer {
+                answer: tokenizer.decode(ids, true)?,
+                new_tokens: ids.len(),
+            })
+        })
+        .collect()
+}

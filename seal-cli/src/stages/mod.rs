@@ -5,5 +5,6 @@ pub mod common;
 pub mod finetune;
 pub mod generate;
 pub mod refusals;
+pub mod reward;
 pub mod select;
 pub mod selection;

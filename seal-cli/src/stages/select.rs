@@ -86,6 +86,35 @@ impl SelectSpec {
     }
 }
 
+/// The optional TOML file of `seal select --config`: every key optional, unknown keys are
+/// errors; flags given on the command line win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SelectConfig {
+    /// The bilevel settings.
+    pub bilevel: Option<BilevelConfig>,
+    /// Adam on θ (and θ̂).
+    pub model_adam: Option<AdamSettings>,
+    /// Global gradient-norm clip.
+    pub clip_norm: Option<f64>,
+    /// LoRA adapters on θ.
+    pub lora: Option<LoraConfig>,
+    /// Longest row in tokens.
+    pub max_len: Option<usize>,
+    /// Share of D_ft kept.
+    pub keep: Option<f64>,
+    /// Prompt template.
+    pub template: Option<TemplateChoice>,
+}
+
+impl SelectConfig {
+    /// Reads and parses `path`, naming it in any error.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
 /// One epoch in `metrics.json`: the loop's report plus throughput and the labels' view.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SelectEpochMetrics {
