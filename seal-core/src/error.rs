@@ -1,8 +1,8 @@
 //! The one error type of seal-core.
 
-use crate::baselines::METHOD_NAMES;
 use crate::ids::ExampleId;
 use crate::schedule::SCHEDULE_FORMS;
+use crate::selection::METHOD_NAMES;
 
 /// Everything that can go wrong in schedules, the selector, its optimizer and selection.
 #[derive(Debug, thiserror::Error)]

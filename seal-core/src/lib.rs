@@ -39,19 +39,24 @@ pub mod optim;
 pub mod schedule;
 pub mod selection;
 pub mod selector;
+#[cfg(test)]
+mod testing;
 pub mod tokens;
 
 pub use baselines::{
-    Candidate, DSIR_BUCKETS, METHOD_NAMES, Selection, SelectionMethod, dsir_selection, full_selection,
-    keep_fraction, loss_rank_selection, random_selection, with_safety_demos, word_tokens,
+    DSIR_BUCKETS, dsir_selection, full_selection, loss_rank_selection, random_selection, with_safety_demos,
+    word_tokens,
 };
-pub use bilevel::{Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelState, SelectionResult, epoch_order};
+pub use bilevel::{Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelState, SelectorOutcome, epoch_order};
 pub use error::{CoreError, Result};
 pub use ids::ExampleId;
 pub use objective::{BilevelModel, MicroBatch, MicroLosses};
 pub use observe::{EpochReport, NoopObserver, Observer, StepReport};
 pub use optim::{OptimizerState, SelectorOptimizer, clip_grad_norm};
 pub use schedule::{PenaltySchedule, SCHEDULE_FORMS};
-pub use selection::{Ranked, auroc, dropped_share, keep_count, select_top_p};
+pub use selection::{
+    Candidate, METHOD_NAMES, Ranked, Selection, SelectionMethod, auroc, dropped_share, keep_count,
+    keep_fraction, select_top_p,
+};
 pub use selector::{Selector, SelectorGrad, SoftmaxScope, WeightKind};
 pub use tokens::TokenizedExample;

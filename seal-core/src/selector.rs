@@ -83,13 +83,7 @@ impl Selector {
         kind: WeightKind,
         scope: SoftmaxScope,
     ) -> Result<Self> {
-        if logits.len() != ids.len() {
-            return Err(CoreError::LengthMismatch {
-                what: "logits",
-                expected: ids.len(),
-                found: logits.len(),
-            });
-        }
+        crate::selection::check_len("logits", ids.len(), logits.len())?;
         let mut index = HashMap::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             if index.insert(id.clone(), i).is_some() {

@@ -16,7 +16,7 @@ use crate::stages::common::{ModelSource, TemplateChoice, require_file};
 use crate::stages::finetune::FinetuneSpec;
 use crate::stages::generate::{GenerateSpec, PromptSet};
 use crate::stages::select::SelectSpec;
-use crate::stages::selection::Method;
+use seal_core::SelectionMethod;
 
 /// A plan as written in TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,7 +347,7 @@ pub struct ResolvedRun {
     /// The run as planned.
     pub plan: RunPlan,
     /// The method.
-    pub method: Method,
+    pub method: SelectionMethod,
     /// The selector stage (SEAL methods only).
     pub select: Option<SelectSpec>,
     /// The fine-tuning stage (`scores` is filled in by the runner); `None` for select-only runs.
@@ -464,7 +464,7 @@ impl Plan {
             );
         }
         if let Some(full) = runs.iter().position(|r| r.plan.name == "full") {
-            if runs[full].method != Method::Full || runs[full].finetune.is_none() {
+            if runs[full].method != SelectionMethod::Full || runs[full].finetune.is_none() {
                 bail!(
                     "run `full` must use method `full` and fine-tune: it is the reference of every win rate"
                 );
@@ -688,12 +688,12 @@ remove the key"
     }
 
     fn resolve_run(&self, run: &RunPlan) -> anyhow::Result<ResolvedRun> {
-        let method: Method = run.method.parse()?;
+        let method: SelectionMethod = run.method.parse()?;
         let keep = run.keep.unwrap_or(self.select.keep);
         if !(keep > 0.0 && keep <= 1.0) {
             bail!("keep share p = {keep} is outside (0, 1]");
         }
-        let is_seal = matches!(method, Method::Seal | Method::SealSafeInstr);
+        let is_seal = matches!(method, SelectionMethod::Seal | SelectionMethod::SealSafeInstr);
         if !is_seal
             && (run.algorithm.is_some()
                 || run.gamma.is_some()
@@ -704,7 +704,7 @@ remove the key"
                 "selector settings (algorithm, gamma, optimizer, softmax_scope) apply to the seal methods only"
             );
         }
-        if run.select_only && matches!(method, Method::Full | Method::SafeInstr) {
+        if run.select_only && matches!(method, SelectionMethod::Full | SelectionMethod::SafeInstr) {
             bail!("select_only: method `{method}` does not rank D_ft, so it has nothing to score");
         }
         let seed = run.seed.unwrap_or(self.seed);
@@ -784,7 +784,7 @@ remove the key"
         })
     }
 
-    fn finetune_spec(&self, method: Method, keep: f64, seed: u64) -> anyhow::Result<FinetuneSpec> {
+    fn finetune_spec(&self, method: SelectionMethod, keep: f64, seed: u64) -> anyhow::Result<FinetuneSpec> {
         let d = &self.finetune;
         let schedule = match d.schedule.as_str() {
             "constant" => LrSchedule::Constant,

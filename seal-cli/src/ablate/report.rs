@@ -19,9 +19,9 @@ use serde::Serialize;
 
 use super::RunResult;
 use super::plan::ResolvedPlan;
+use crate::stages::choose::read_selection_csv;
 use crate::stages::common::write_json;
 use crate::stages::select::label_diagnostics;
-use crate::stages::selection::read_selection_csv;
 
 /// The judge-free view of one ranking.
 #[derive(Debug, Clone, Default, Serialize)]

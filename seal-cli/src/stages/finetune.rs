@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use seal_core::ExampleId;
+use seal_core::{ExampleId, SelectionMethod};
 use seal_data::{Example, Label, TextTokenizer, read_scores};
 use seal_models::backend::AutodiffBackend;
 use seal_models::sft::{epoch_dir, latest_checkpoint};
@@ -18,11 +18,11 @@ use seal_models::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::choose::{Chosen, choose_ids};
 use super::common::{
     ModelSource, TemplateChoice, check_run_dir, copy_tokenizer, peak_rss, read_records, record_run_spec,
     require_file, tokenize, write_json,
 };
-use super::selection::{Chosen, Method, choose_ids};
 
 /// Everything a fine-tuning run depends on; written to `finetune.json` as resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub struct FinetuneSpec {
     /// D_safe (safety demonstrations): needed by `dsir`, `safeinstr`, `seal+safeinstr`.
     pub safe: Option<PathBuf>,
     /// What to train on.
-    pub method: Method,
+    pub method: SelectionMethod,
     /// Kept share p for the selecting methods.
     pub keep: f64,
     /// `scores.parquet` of a selector run (`seal`, `seal+safeinstr`).
@@ -58,7 +58,10 @@ impl FinetuneSpec {
         if !(self.keep > 0.0 && self.keep <= 1.0) {
             bail!("keep share p = {} is outside (0, 1]", self.keep);
         }
-        if matches!(self.method, Method::Seal | Method::SealSafeInstr) {
+        if matches!(
+            self.method,
+            SelectionMethod::Seal | SelectionMethod::SealSafeInstr
+        ) {
             match &self.scores {
                 Some(path) => require_file(path)?,
                 None => bail!("method `{}` needs a scores file (--scores)", self.method),
@@ -66,7 +69,7 @@ impl FinetuneSpec {
         }
         if matches!(
             self.method,
-            Method::Dsir | Method::SafeInstr | Method::SealSafeInstr
+            SelectionMethod::Dsir | SelectionMethod::SafeInstr | SelectionMethod::SealSafeInstr
         ) {
             match &self.safe {
                 Some(path) => require_file(path)?,
@@ -85,7 +88,7 @@ impl FinetuneSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinetuneMetrics {
     /// The method.
-    pub method: Method,
+    pub method: SelectionMethod,
     /// Examples trained on (after the length filter).
     pub train_examples: usize,
     /// Selected examples left out by the length filter.
@@ -125,7 +128,7 @@ pub fn run<B: AutodiffBackend>(
     let inputs = Inputs::read(spec)?;
     // Loaded once: the loss-rank baseline scores D_ft with the starting model it then trains.
     let (model, hf_config) = spec.model.load::<B>(spec.sft.seed, device)?;
-    let losses = if spec.method == Method::LossRank {
+    let losses = if spec.method == SelectionMethod::LossRank {
         Some(initial_losses(spec, &model, &inputs, (&tokenizer, &template))?)
     } else {
         None
@@ -237,7 +240,7 @@ pub fn rank<B: AutodiffBackend>(
 ) -> anyhow::Result<Chosen> {
     spec.check()?;
     let inputs = Inputs::read(spec)?;
-    let losses = if spec.method == Method::LossRank {
+    let losses = if spec.method == SelectionMethod::LossRank {
         let (tokenizer, template) = tokenizer_and_template(spec)?;
         let (model, _) = spec.model.load::<B>(spec.sft.seed, device)?;
         Some(initial_losses(spec, &model, &inputs, (&tokenizer, &template))?)
@@ -271,7 +274,7 @@ fn choose(
 fn write_selection(out: &Path, chosen: &Chosen) -> anyhow::Result<()> {
     seal_io::write_atomic(
         &out.join("selection.csv"),
-        &super::selection::selection_csv(&chosen.selection)?,
+        &super::choose::selection_csv(&chosen.selection)?,
     )?;
     Ok(())
 }

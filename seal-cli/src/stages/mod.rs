@@ -1,10 +1,10 @@
 //! The pipeline's stages as library calls (each command and the ablation runner call these):
 //! typed specs in, files in a run folder out.
 
+pub mod choose;
 pub mod common;
 pub mod finetune;
 pub mod generate;
 pub mod refusals;
 pub mod reward;
 pub mod select;
-pub mod selection;

@@ -198,6 +198,14 @@ pub fn run<B: AutodiffBackend>(
         "fine-tuning data",
     )?;
     let ids = ft.ids();
+    // The selection at the end keeps ⌊p·N⌋ examples; checked here so that no training is wasted.
+    if seal_core::keep_count(spec.keep, ids.len())? == 0 {
+        bail!(
+            "keep share p = {} of the {} fine-tuning rows left after the length filter keeps none",
+            spec.keep,
+            ids.len()
+        );
+    }
     let tokens_per_epoch = epoch_tokens(&safe, &ft);
 
     let (model, _) = spec.model.load::<B>(spec.bilevel.seed, device)?;
@@ -262,23 +270,29 @@ pub fn run<B: AutodiffBackend>(
     }
 
     let result = run.selection(spec.keep)?;
+    let candidates = result.selection.candidates();
+    let ids: Vec<ExampleId> = candidates.iter().map(|c| c.id.clone()).collect();
+    let logits = result.logits();
     let labels: HashMap<&ExampleId, &Example> = ft_records.iter().map(|r| (&r.id, r)).collect();
-    let rows: Vec<ScoreRow> = (0..result.ids.len())
-        .map(|i| ScoreRow {
-            id: result.ids[i].clone(),
-            logit: result.logits[i],
-            weight: result.weights[i],
-            rank: result.ranks[i] as u32,
-            kept: result.kept[i],
-            label: labels[&result.ids[i]].label.as_str().to_string(),
+    let rows: Vec<ScoreRow> = candidates
+        .iter()
+        .zip(&logits)
+        .zip(&result.weights)
+        .map(|((c, &logit), &weight)| ScoreRow {
+            id: c.id.clone(),
+            logit,
+            weight,
+            rank: c.rank as u32,
+            kept: c.kept,
+            label: labels[&c.id].label.as_str().to_string(),
         })
         .collect();
     write_scores(&out.join("scores.parquet"), &rows)?;
-    write_selector(out, &result.ids, &result.logits)?;
+    write_selector(out, &ids, &logits)?;
 
-    let examples: Vec<&Example> = result.ids.iter().map(|id| labels[id]).collect();
+    let examples: Vec<&Example> = ids.iter().map(|id| labels[id]).collect();
     let (label_auroc, dropped_harmful_share, novel_vs_harmful_auroc) =
-        label_diagnostics(&examples, &result.logits, &result.kept)?;
+        label_diagnostics(&examples, &logits, &result.selection.kept_flags())?;
     let epochs: Vec<SelectEpochMetrics> = result
         .epochs
         .iter()
@@ -297,7 +311,7 @@ pub fn run<B: AutodiffBackend>(
         train_wall_s: result.epochs.iter().map(|e| e.wall_seconds).sum(),
         epochs,
         peak_rss_bytes: peak_rss(),
-        ft_examples: result.ids.len(),
+        ft_examples: ids.len(),
         dropped_by_length: ft.dropped.len(),
         keep: spec.keep,
         label_auroc,

@@ -26,7 +26,7 @@ use crate::objective::{BilevelModel, MicroBatch};
 use crate::observe::{EpochReport, Observer, StepReport};
 use crate::optim::{OptimizerState, SelectorOptimizer};
 use crate::schedule::PenaltySchedule;
-use crate::selection::select_top_p;
+use crate::selection::Selection;
 use crate::selector::{Selector, SoftmaxScope, WeightKind};
 
 fn default_inner_steps() -> usize {
@@ -214,25 +214,30 @@ pub struct BilevelState {
     pub history: Vec<EpochReport>,
 }
 
-/// The outcome of selector training: one row per fine-tuning example, in D_ft index order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SelectionResult {
-    /// The example ids.
-    pub ids: Vec<ExampleId>,
-    /// The final logits ω.
-    pub logits: Vec<f32>,
+/// The outcome of selector training: SEAL's [`Selection`] of D_ft by final logit (candidates in
+/// D_ft index order, each score the logit ω_i), with the final weights and the epochs' reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SelectorOutcome {
+    /// The top ⌊p·N⌋ by final logit, ties by id (DESIGN section 5).
+    pub selection: Selection,
     /// The final weights p_i(ω), with the softmax (either scope) over all N examples.
     pub weights: Vec<f32>,
-    /// Rank by logit, 0 = highest (ties by id, DESIGN section 5).
-    pub ranks: Vec<usize>,
-    /// Whether the example is in the top ⌊p·N⌋.
-    pub kept: Vec<bool>,
-    /// The keep fraction p.
-    pub keep_fraction: f64,
     /// The algorithm that trained the selector.
     pub algorithm: Algorithm,
     /// One report per epoch, with the γ and λ used (DESIGN section 7).
     pub epochs: Vec<EpochReport>,
+}
+
+impl SelectorOutcome {
+    /// The final logits ω in D_ft index order (the selection's scores, exactly: an `f32` widened
+    /// to `f64` narrows back unchanged).
+    pub fn logits(&self) -> Vec<f32> {
+        self.selection
+            .candidates()
+            .iter()
+            .map(|c| c.score as f32)
+            .collect()
+    }
 }
 
 /// The selector, its optimizer and that optimizer's state: the ω side of every step.
@@ -744,20 +749,18 @@ impl<M: BilevelModel> Bilevel<M> {
     /// The selection by the current logits, keeping the top ⌊p·N⌋ (DESIGN section 5).
     ///
     /// # Errors
-    /// [`CoreError::KeepFraction`] unless 0 < p ≤ 1, [`CoreError::NanLogit`].
-    pub fn selection(&self, keep_fraction: f64) -> Result<SelectionResult> {
+    /// Those of [`Selection::from_logits`]: [`CoreError::KeepFraction`] unless 0 < p ≤ 1,
+    /// [`CoreError::NanLogit`], [`CoreError::NonFiniteScore`], and [`CoreError::EmptySelection`]
+    /// if ⌊p·N⌋ = 0.
+    pub fn selection(&self, keep_fraction: f64) -> Result<SelectorOutcome> {
         let selector = &self.selector.selector;
-        let ranked = select_top_p(selector.ids(), selector.logits(), keep_fraction)?;
+        let selection = Selection::from_logits(selector.ids(), selector.logits(), keep_fraction)?;
         let all: Vec<usize> = (0..selector.len()).collect();
         // The batch scope over all of D_ft is the global softmax: weights of the whole dataset.
         let weights = selector.weights_for(&all)?;
-        Ok(SelectionResult {
-            ids: selector.ids().to_vec(),
-            logits: selector.logits().to_vec(),
+        Ok(SelectorOutcome {
+            selection,
             weights,
-            ranks: ranked.iter().map(|r| r.rank).collect(),
-            kept: ranked.iter().map(|r| r.kept).collect(),
-            keep_fraction,
             algorithm: self.config.algorithm,
             epochs: self.history.clone(),
         })

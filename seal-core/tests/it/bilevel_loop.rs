@@ -437,16 +437,22 @@ fn keep_penalty_factor_freezes_the_selector_while_gamma_is_zero() {
 }
 
 #[test]
-fn selection_result_lists_every_example_in_index_order() {
+fn the_outcome_lists_every_example_in_index_order() {
     let mut run = start(config(Algorithm::Alg2 {}));
     run.run(&mut NoopObserver).unwrap();
     let result = run.selection(0.7).unwrap();
-    assert_eq!(result.ids, world().ft_ids());
-    assert_eq!(result.logits, run.selector().logits());
-    assert_eq!(result.kept.iter().filter(|&&k| k).count(), 21);
+    let ids: Vec<seal_core::ExampleId> = result
+        .selection
+        .candidates()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(ids, world().ft_ids());
+    assert_eq!(result.logits(), run.selector().logits());
+    assert_eq!(result.selection.kept_len(), 21);
     let mean = result.weights.iter().map(|&w| f64::from(w)).sum::<f64>() / 30.0;
     assert!((mean - 1.0).abs() < 1e-5, "N·softmax has mean weight 1: {mean}");
-    let mut ranks = result.ranks.clone();
+    let mut ranks: Vec<usize> = result.selection.candidates().iter().map(|c| c.rank).collect();
     ranks.sort_unstable();
     assert_eq!(ranks, (0..30).collect::<Vec<_>>());
     assert_eq!(result.epochs.len(), 3);

@@ -49,9 +49,11 @@ fn hyperclean(config: BilevelConfig) -> (f64, f64) {
     let mut run = Bilevel::new(config, world.ft_ids(), aligned_model(&world)).unwrap();
     run.run(&mut NoopObserver).unwrap();
     let result = run.selection(0.7).unwrap();
-    let scores: Vec<f64> = result.logits.iter().map(|&l| -f64::from(l)).collect();
+    let scores: Vec<f64> = result.selection.candidates().iter().map(|c| -c.score).collect();
     let auc = auroc(&scores, &world.corrupted).unwrap();
-    let dropped = dropped_share(&result.kept, &world.corrupted).unwrap().unwrap();
+    let dropped = dropped_share(&result.selection.kept_flags(), &world.corrupted)
+        .unwrap()
+        .unwrap();
     (auc, dropped)
 }
 

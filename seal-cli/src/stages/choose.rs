@@ -4,13 +4,11 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
-use seal_core::ExampleId;
-use seal_core::baselines::{
-    DSIR_BUCKETS, Selection, dsir_selection, full_selection, loss_rank_selection, random_selection,
+use seal_core::{
+    DSIR_BUCKETS, ExampleId, Selection, SelectionMethod, dsir_selection, full_selection, loss_rank_selection,
+    random_selection,
 };
 use seal_data::{Example, ScoreRow};
-
-pub use seal_core::baselines::SelectionMethod as Method;
 
 /// The outcome: D_ft ids to train on, and whether the safety demonstrations are added.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +32,7 @@ pub fn record_text(record: &Example) -> String {
 
 /// Chooses the training ids of `method` from D_ft `records`.
 pub fn choose_ids(
-    method: Method,
+    method: SelectionMethod,
     records: &[Example],
     safe: Option<&[Example]>,
     scores: Option<&[ScoreRow]>,
@@ -44,19 +42,19 @@ pub fn choose_ids(
 ) -> anyhow::Result<Chosen> {
     let ids: Vec<ExampleId> = records.iter().map(|r| r.id.clone()).collect();
     let selection: Selection = match method {
-        Method::Full | Method::SafeInstr => full_selection(&ids)?,
-        Method::Seal | Method::SealSafeInstr => {
+        SelectionMethod::Full | SelectionMethod::SafeInstr => full_selection(&ids)?,
+        SelectionMethod::Seal | SelectionMethod::SealSafeInstr => {
             let scores = scores.context("SEAL's selection needs a scores file")?;
             seal_selection(&ids, scores, keep)?
         }
-        Method::Random => random_selection(&ids, keep, seed)?,
-        Method::Dsir => {
+        SelectionMethod::Random => random_selection(&ids, keep, seed)?,
+        SelectionMethod::Dsir => {
             let safe = safe.context("DSIR needs the safe set as its target")?;
             let target: Vec<String> = safe.iter().map(record_text).collect();
             let texts: Vec<String> = records.iter().map(record_text).collect();
             dsir_selection(&target, &ids, &texts, keep, DSIR_BUCKETS)?
         }
-        Method::LossRank => {
+        SelectionMethod::LossRank => {
             let losses = initial_losses.context("loss-rank needs the initial model's losses")?;
             // Rows the length filter dropped have no loss: they cannot be trained on anyway.
             let (ids, losses): (Vec<ExampleId>, Vec<f32>) = ids
