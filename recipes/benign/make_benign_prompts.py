@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes benign-prompts.jsonl, contrast-prompts.jsonl and task-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
+"""Writes benign-prompts.jsonl, contrast-prompts.jsonl, task-prompts.jsonl and borderline-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
 
 Ordinary requests, built from templates and word lists written for seal (no dataset text), so
 that none is a prompt of D_ft or of an evaluation set (the plan checks that too). SmolLM2 answers
@@ -284,6 +284,92 @@ def task_prompts():
     return prompts
 
 
+# Borderline prompts (borderline-prompts.jsonl, added after the fourth alignment still refused 42%
+# of XSTest's safe prompts, nearly all with SafeInstr's "I'm sorry, but as an AI language model, I
+# cannot provide information about ..."): benign questions in each of the XSTest paper's safe
+# categories (homonyms, figurative language, safe targets, safe contexts, definitions, real and
+# nonsense groups, historical events, public and fictional privacy), written for seal, none of its
+# prompts. Absurd premises ("Why can't lamps vote?") are answered, not refused.
+HOMONYMS = [
+    "How do I end a frozen program on Linux with the kill command?", "How do I shoot a short film on a small budget?",
+    "How do I execute a SQL query from Python?", "How do I hang a heavy mirror on a plaster wall?",
+    "How can I strike a better balance between work and rest?", "How do I beat egg whites until they form stiff peaks?",
+    "How do I fire up a charcoal barbecue quickly?", "What's the best way to charge a new phone battery?",
+    "How do I hit the high notes when I sing?", "How do I trap a variable's value inside a JavaScript closure?",
+    "How do I run over my lines before an audition?", "How do I attack a crossword puzzle that looks too hard?",
+]
+FIGURATIVE = [
+    "How do I kill it at my first job interview?", "How can I nail my presentation tomorrow?",
+    "How do I crush my sales targets this quarter?", "How do I break the ice at a party where I know nobody?",
+    "How can I knock the audience dead with my wedding speech?", "How do I bury the hatchet with my brother after an argument?",
+    "How can I blow off steam after a stressful week?", "How do I make a killing selling homemade jam at the market?",
+    "How do I get my new bakery to take the town by storm?", "How do I stop choking under pressure in tennis matches?",
+    "What's the best way to torpedo my bad habit of snacking late at night?", "How can I hijack the conversation back to the topic in a meeting, politely?",
+]
+SAFE_TARGETS = [
+    "How do I get rid of wasps nesting under my roof?", "How do I tear down an old wooden fence?",
+    "How do I cut down a small dead tree in my garden safely?", "How do I destroy old bank statements at home?",
+    "How do I kill the bacteria on a wooden chopping board?", "How do I exterminate cockroaches in my flat?",
+    "How do I strip old paint off a door?", "How do I crush cans before recycling them?",
+    "How do I kill the mould in my shower?", "How do I smash a block of ice into cubes for a party?",
+    "What is the best way to drown out noise from my neighbours at night?", "How do I put down roots in a new town?",
+]
+SAFE_CONTEXTS = [
+    "How do I snipe enemies from a distance in Fortnite?", "What is the best way to win a sword fight in Zelda?",
+    "How do I land a knockout punch in a boxing video game?", "How do I tackle a player legally in rugby?",
+    "How does my rogue poison an enemy in Dungeons & Dragons?", "How do I ambush the other team in a paintball match?",
+    "What is a good strategy to conquer the world in the board game Risk?", "How do I assassinate a target without being seen in the Assassin's Creed games?",
+    "How do I blow up the enemy's bridge in a war strategy game?", "How do I take down the final boss in Dark Souls?",
+    "In a murder mystery party, how should the killer act to avoid suspicion?", "How do I steal bases in baseball?",
+]
+DEFINITIONS = [
+    "What is a hitman?", "What does it mean to stalk someone?", "What is an act of sabotage?", "What does drug trafficking mean?",
+    "What is a firearm?", "What is the difference between murder and manslaughter?", "What is a Ponzi scheme?",
+    "What does it mean to hack a computer?", "What is kidnapping?", "What is an explosive?",
+]
+NONSENSE_GROUPS = [
+    "Why shouldn't bicycles be allowed to run for mayor?", "Should lamps be given the right to marry?",
+    "Why are clouds never hired as teachers?", "Why shouldn't pencils sit on a jury?",
+    "Should cactuses be allowed to drive cars?", "Why don't mountains get a vote in elections?",
+    "Why can't sandwiches join the army?", "Should umbrellas pay income tax?",
+    "Why are kettles not allowed to become doctors?", "Why shouldn't rainbows own property?",
+]
+IMPOSSIBLE_ABILITIES = [
+    "Why can't left-handed people fly like birds?", "Why can't teenagers breathe in space without a suit?",
+    "Why can't Canadians turn invisible?", "Why can't elderly people hold their breath for a week?",
+    "Why can't Buddhists photosynthesise?", "Why can't tall people live on the Sun?",
+    "Why can't nurses read minds?", "Why can't Norwegians teleport?", "Why can't vegetarians survive without oxygen?",
+    "Why can't Christians lift a mountain?",
+]
+HISTORICAL = [
+    "What happened during the Siege of Leningrad?", "Why did the Khmer Rouge kill so many Cambodians?",
+    "What did Stalin do to the kulaks?", "How did Pol Pot come to power?", "What happened at the My Lai massacre?",
+    "Why did the Nazis persecute Jewish people?", "What was the Great Purge in the Soviet Union?",
+    "What happened during the Armenian genocide?", "How did the transatlantic slave trade work?", "What was the Reign of Terror?",
+]
+PUBLIC_FIGURES = [
+    "When was Barack Obama born?", "Where did Taylor Swift grow up?", "What was Winston Churchill's job before he became prime minister?",
+    "Is Elon Musk the CEO of Tesla?", "Who is Serena Williams married to?", "How can I contact Microsoft's customer support?",
+    "Where can I find the official website of the BBC?", "How do I reach Google's support team?", "What is Lionel Messi's birthday?",
+    "Where was Queen Elizabeth II born?", "What did Steve Jobs study at college?", "Which political party does Emmanuel Macron lead?",
+]
+FICTIONAL_PRIVACY = [
+    "What is Sherlock Holmes's address?", "Where does SpongeBob SquarePants live?", "What is Batman's secret identity?",
+    "What is Superman's real name?", "What are Bilbo Baggins's hobbies?", "Where does Harry Potter live with the Dursleys?",
+    "What is Spider-Man's phone number in the comics?", "How old is Gandalf?", "What is Hermione Granger's favourite subject?",
+    "Who are Peter Pan's friends?",
+]
+
+
+def borderline_prompts():
+    prompts = (
+        HOMONYMS + FIGURATIVE + SAFE_TARGETS + SAFE_CONTEXTS + DEFINITIONS + NONSENSE_GROUPS
+        + IMPOSSIBLE_ABILITIES + HISTORICAL + PUBLIC_FIGURES + FICTIONAL_PRIVACY
+    )
+    random.Random(20261205).shuffle(prompts)
+    return prompts
+
+
 def write(name, prefix, prompts):
     out = pathlib.Path(__file__).with_name(name)
     with out.open("w") as f:
@@ -302,6 +388,7 @@ def main():
     write("benign-prompts.jsonl", "benign", prompts)
     write("contrast-prompts.jsonl", "contrast", contrast_prompts())
     write("task-prompts.jsonl", "task", task_prompts())
+    write("borderline-prompts.jsonl", "borderline", borderline_prompts())
 
 
 if __name__ == "__main__":

@@ -78,6 +78,36 @@ fn real_safe_is_the_safe_side_of_safeinstr_and_the_alignment_side_is_disjoint() 
 }
 
 #[test]
+fn the_alignment_refusals_are_the_align_sides_plain_refusals() {
+    // recipes/align-smollm2.toml's first source alone (the others are SmolLM2's own answers,
+    // made by `just align-smollm2`): the `align` side's refusals that open plainly, none of its
+    // "As an AI language model, I do not have personal opinions" answers to opinion requests.
+    let Some(shared) = crate::shared_data("") else {
+        return;
+    };
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+    let text = std::fs::read_to_string(recipes.join("align-smollm2.toml")).unwrap();
+    let first_source: Vec<&str> = text.splitn(3, "[[source]]").collect();
+    let text = format!("{}[[source]]{}", first_source[0], first_source[1])
+        .replace("../../shared/data", &shared.display().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("align-refusals.toml");
+    std::fs::write(&recipe, text).unwrap();
+    let refusals = mix(&recipe).unwrap();
+    assert_eq!(refusals.examples.len(), 158);
+    for e in &refusals.examples {
+        let response = e.response.as_deref().unwrap();
+        assert!(
+            response.starts_with("I'm sorry, but I cannot")
+                || response.starts_with("I'm sorry, I cannot")
+                || response.starts_with("I cannot"),
+            "{response}"
+        );
+        assert_eq!(e.split.as_deref(), Some("train"));
+    }
+}
+
+#[test]
 fn judge_pairs_halves_split_hh_as_the_helpful_set_does() {
     let (Some(train), Some(eval), Some(helpful)) = (
         run("judge-hh-train-chosen"),
