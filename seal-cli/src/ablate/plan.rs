@@ -194,18 +194,28 @@ pub struct SelectDefaults {
     /// Kept share p.
     pub keep: f64,
     /// `alg1` or `alg2`.
-    pub algorithm: String,
+    pub algorithm: AlgorithmChoice,
     /// γ schedule, as on the CLI (`reference`, `constant:0.1`, ...).
     pub gamma: String,
     /// `adam` or `sgd:LR`.
     pub optimizer: String,
     /// `global` or `batch`.
-    pub softmax_scope: String,
+    pub softmax_scope: SoftmaxScope,
     /// Train θ (and θ̂) through LoRA adapters (e.g. `{ rank = 16, alpha = 16.0 }`).
     pub lora: Option<seal_models::LoraConfig>,
     /// `alg1`: measure θ̂'s losses `before` its inner steps (default) or `after` them.
     #[serde(skip_serializing_if = "is_default")]
     pub aux_loss: AuxLoss,
+}
+
+/// Which of the paper's algorithms a plan's selector runs, spelled as on the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlgorithmChoice {
+    /// Algorithm 1, with the auxiliary model θ̂.
+    Alg1,
+    /// Algorithm 2, without it.
+    Alg2,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -220,10 +230,10 @@ impl Default for SelectDefaults {
             micro_batch_size: 8,
             lr: 1e-5,
             keep: 0.8,
-            algorithm: "alg2".into(),
+            algorithm: AlgorithmChoice::Alg2,
             gamma: "reference".into(),
             optimizer: "adam".into(),
-            softmax_scope: "global".into(),
+            softmax_scope: SoftmaxScope::Global,
             lora: None,
             aux_loss: AuxLoss::default(),
         }
@@ -309,7 +319,7 @@ pub struct RunPlan {
     pub method: String,
     /// Overrides of the selector defaults.
     #[serde(default)]
-    pub algorithm: Option<String>,
+    pub algorithm: Option<AlgorithmChoice>,
     /// γ schedule override.
     #[serde(default)]
     pub gamma: Option<String>,
@@ -318,7 +328,7 @@ pub struct RunPlan {
     pub optimizer: Option<String>,
     /// Softmax scope override.
     #[serde(default)]
-    pub softmax_scope: Option<String>,
+    pub softmax_scope: Option<SoftmaxScope>,
     /// `alg1`'s `aux_loss` override (`before` or `after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux_loss: Option<AuxLoss>,
@@ -728,17 +738,16 @@ remove the key"
 
     fn select_spec(&self, run: &RunPlan, keep: f64, seed: u64) -> anyhow::Result<SelectSpec> {
         let d = &self.select;
-        let algorithm = match run.algorithm.as_deref().unwrap_or(&d.algorithm) {
-            "alg1" => Algorithm::Alg1 {
+        let algorithm = match run.algorithm.unwrap_or(d.algorithm) {
+            AlgorithmChoice::Alg1 => Algorithm::Alg1 {
                 inner_steps: 1,
                 keep_penalty_factor: false,
                 aux_loss: run.aux_loss.unwrap_or(d.aux_loss),
             },
-            "alg2" if run.aux_loss.is_some() => {
+            AlgorithmChoice::Alg2 if run.aux_loss.is_some() => {
                 bail!("aux_loss is an option of algorithm `alg1` (Algorithm 2 has no θ̂)")
             }
-            "alg2" => Algorithm::Alg2 {},
-            other => bail!("unknown algorithm `{other}`: expected `alg1` or `alg2`"),
+            AlgorithmChoice::Alg2 => Algorithm::Alg2 {},
         };
         let penalty: PenaltySchedule = run.gamma.as_deref().unwrap_or(&d.gamma).parse()?;
         let selector_optimizer: SelectorOptimizer = run
@@ -747,11 +756,7 @@ remove the key"
             .unwrap_or(&d.optimizer)
             .parse()
             .map_err(anyhow::Error::msg)?;
-        let softmax_scope = match run.softmax_scope.as_deref().unwrap_or(&d.softmax_scope) {
-            "global" => SoftmaxScope::Global,
-            "batch" => SoftmaxScope::Batch,
-            other => bail!("unknown softmax_scope `{other}`: expected `global` or `batch`"),
-        };
+        let softmax_scope = run.softmax_scope.unwrap_or(d.softmax_scope);
         let bilevel = BilevelConfig {
             algorithm,
             batch_size: d.batch_size,

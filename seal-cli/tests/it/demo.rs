@@ -319,6 +319,14 @@ fn bad_plans_fail_before_any_work() {
     assert!(err.contains("test_sets: the name `../harmful`"), "{err}");
     let bad_gamma = plan_text().replace("method = \"seal\"", "method = \"seal\"\ngamma = \"sideways\"");
     assert!(run(&bad_gamma).contains("sideways"));
+    for (key, bad) in [("algorithm", "alg3"), ("softmax_scope", "row")] {
+        let plan = plan_text().replace(
+            "method = \"seal\"",
+            &format!("method = \"seal\"\n{key} = \"{bad}\""),
+        );
+        let err = run(&plan);
+        assert!(err.contains(bad) && err.contains(key), "{key}: {err}");
+    }
     // The judge folder is a causal LM, not a one-label classifier: refused before training.
     let not_a_judge = plan_text().replace(
         &format!(
