@@ -80,8 +80,8 @@ fn real_safe_is_the_safe_side_of_safeinstr_and_the_alignment_side_is_disjoint() 
 #[test]
 fn the_alignment_refusals_are_the_align_sides_plain_refusals() {
     // recipes/align-smollm2.toml's first source alone (the others are SmolLM2's own answers,
-    // made by `just align-smollm2`): the `align` side's refusals that open plainly, none of its
-    // "As an AI language model, I do not have personal opinions" answers to opinion requests.
+    // made by `just align-smollm2`): 100 of the `align` side's 158 refusals that open plainly,
+    // none of its "As an AI language model, I do not have personal opinions" answers.
     let Some(shared) = crate::shared_data("") else {
         return;
     };
@@ -94,7 +94,8 @@ fn the_alignment_refusals_are_the_align_sides_plain_refusals() {
     let recipe = dir.path().join("align-refusals.toml");
     std::fs::write(&recipe, text).unwrap();
     let refusals = mix(&recipe).unwrap();
-    assert_eq!(refusals.examples.len(), 158);
+    assert_eq!(refusals.examples.len(), 100);
+    assert_eq!(refusals.report.sources[0].passed_filters, 158);
     for e in &refusals.examples {
         let response = e.response.as_deref().unwrap();
         assert!(
