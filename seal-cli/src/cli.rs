@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use seal_cli::bench::data::Phase;
+use seal_cli::stages::common::TemplateChoice;
+use seal_cli::stages::select::AlgorithmChoice;
 use seal_models::backend::Device;
 
 #[derive(Parser, Debug)]
@@ -96,8 +99,8 @@ pub struct DataTokenizeArgs {
     #[arg(long)]
     pub tokenizer: PathBuf,
     /// `reference` (`Human: {prompt}\nAssistant: `) or `model` (the tokenizer's chat template).
-    #[arg(long, value_enum, default_value_t = TemplateArg::Reference)]
-    pub template: TemplateArg,
+    #[arg(long, value_enum, default_value_t = TemplateChoice::Reference)]
+    pub template: TemplateChoice,
     /// Longest row kept, in tokens (prompt + response + eos); longer rows are dropped.
     #[arg(long, default_value_t = 512)]
     pub max_len: usize,
@@ -301,7 +304,7 @@ pub struct BenchDataArgs {
     /// print its JSON; by default each phase runs in a child process of its own so that its
     /// peak RSS is its own.
     #[arg(long, requires = "dir", value_enum)]
-    pub phase: Option<PhaseArg>,
+    pub phase: Option<Phase>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -321,24 +324,6 @@ pub struct BenchSelectArgs {
     pub json: bool,
 }
 
-/// A prompt template.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TemplateArg {
-    /// `Human: {prompt}\nAssistant: `, the SEAL reference's.
-    Reference,
-    /// The tokenizer's own chat template.
-    Model,
-}
-
-impl From<TemplateArg> for seal_cli::stages::common::TemplateChoice {
-    fn from(t: TemplateArg) -> Self {
-        match t {
-            TemplateArg::Reference => Self::Reference,
-            TemplateArg::Model => Self::Model,
-        }
-    }
-}
-
 /// Which side of an HH-RLHF row is the response.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum HhSideArg {
@@ -353,24 +338,6 @@ impl From<HhSideArg> for seal_data::HhSide {
         match s {
             HhSideArg::Chosen => Self::Chosen,
             HhSideArg::Rejected => Self::Rejected,
-        }
-    }
-}
-
-/// A phase of `seal bench data`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum PhaseArg {
-    /// JSONL -> canonical Parquet records.
-    Import,
-    /// Records -> the token table.
-    Tokenize,
-}
-
-impl From<PhaseArg> for seal_cli::bench::data::Phase {
-    fn from(p: PhaseArg) -> Self {
-        match p {
-            PhaseArg::Import => Self::Import,
-            PhaseArg::Tokenize => Self::Tokenize,
         }
     }
 }
@@ -521,8 +488,8 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 512)]
     pub max_len: usize,
     /// Prompt template: `reference` (Human:/Assistant:) or `model` (the tokenizer's own).
-    #[arg(long, value_enum, default_value_t = TemplateArg::Reference)]
-    pub template: TemplateArg,
+    #[arg(long, value_enum, default_value_t = TemplateChoice::Reference)]
+    pub template: TemplateChoice,
     /// Train LoRA adapters of this rank (else full parameters).
     #[arg(long)]
     pub lora_rank: Option<usize>,
@@ -567,7 +534,7 @@ pub struct SelectArgs {
     pub config: Option<PathBuf>,
     /// `alg1` (auxiliary model θ̂) or `alg2` (one model, memory-efficient).
     #[arg(long, value_enum)]
-    pub algo: Option<AlgoArg>,
+    pub algo: Option<AlgorithmChoice>,
     /// Inner steps of θ̂ per outer step (alg1).
     #[arg(long)]
     pub inner_steps: Option<usize>,
@@ -610,7 +577,7 @@ pub struct SelectArgs {
     pub max_len: Option<usize>,
     /// Prompt template: `reference` or `model`.
     #[arg(long, value_enum)]
-    pub template: Option<TemplateArg>,
+    pub template: Option<TemplateChoice>,
     /// Train θ through LoRA adapters of this rank.
     #[arg(long)]
     pub lora_rank: Option<usize>,
@@ -781,15 +748,6 @@ pub struct AblateArgs {
 /// A count that must be at least 1 (a batch of zero would loop or divide by zero later).
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
-}
-
-/// `--algo` of `seal select`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AlgoArg {
-    /// Algorithm 1: an auxiliary model θ̂.
-    Alg1,
-    /// Algorithm 2: one model.
-    Alg2,
 }
 
 /// `--aux-loss` of `seal select`: when Algorithm 1 measures θ̂'s losses.

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use seal_core::{Algorithm, AuxLoss, BilevelConfig, PenaltySchedule, SelectorOptimizer, SoftmaxScope};
+use seal_core::{
+    Algorithm, AuxLoss, BilevelConfig, PenaltySchedule, SelectionMethod, SelectorOptimizer, SoftmaxScope,
+};
 use seal_models::backend::Device;
 use seal_models::{AdamSettings, LrSchedule, SamplingConfig, SftConfig};
 use serde::{Deserialize, Serialize};
@@ -15,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::stages::common::{ModelSource, TemplateChoice, require_file};
 use crate::stages::finetune::FinetuneSpec;
 use crate::stages::generate::{GenerateSpec, PromptSet};
-use crate::stages::select::SelectSpec;
-use seal_core::SelectionMethod;
+use crate::stages::select::{AlgorithmChoice, SelectSpec};
 
 /// A plan as written in TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,16 +207,6 @@ pub struct SelectDefaults {
     /// `alg1`: measure θ̂'s losses `before` its inner steps (default) or `after` them.
     #[serde(skip_serializing_if = "is_default")]
     pub aux_loss: AuxLoss,
-}
-
-/// Which of the paper's algorithms a plan's selector runs, spelled as on the CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlgorithmChoice {
-    /// Algorithm 1, with the auxiliary model θ̂.
-    Alg1,
-    /// Algorithm 2, without it.
-    Alg2,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

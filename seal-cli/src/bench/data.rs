@@ -23,7 +23,7 @@ pub struct DataBench {
 }
 
 /// One measured phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Phase {
     /// JSONL -> canonical Parquet records.
     Import,

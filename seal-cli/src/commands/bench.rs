@@ -64,7 +64,7 @@ pub fn exec(command: BenchCommand) -> anyhow::Result<()> {
             };
             if let Some(p) = args.phase {
                 let dir = args.dir.as_deref().context("--phase needs --dir")?;
-                println!("{}", phase(p.into(), dir, &bench)?);
+                println!("{}", phase(p, dir, &bench)?);
             } else if args.json {
                 println!("{}", data::run(&bench, args.dir.as_deref())?.to_json());
             } else {

@@ -59,7 +59,7 @@ fn spec_from_args(args: &FinetuneArgs) -> anyhow::Result<FinetuneSpec> {
         method: args.method.parse()?,
         keep: args.keep,
         scores: args.scores.clone(),
-        template: args.template.into(),
+        template: args.template,
         max_len: args.max_len,
         sft: SftConfig {
             epochs,

@@ -4,9 +4,9 @@ use anyhow::bail;
 use seal_core::{Algorithm, AuxLoss, SelectorOptimizer};
 use seal_models::LoraConfig;
 
-use crate::cli::{AlgoArg, SelectArgs};
+use crate::cli::SelectArgs;
 use seal_cli::stages::common::ModelSource;
-use seal_cli::stages::select::{SelectConfig, SelectSpec, run};
+use seal_cli::stages::select::{AlgorithmChoice, SelectConfig, SelectSpec, run};
 
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
@@ -39,12 +39,12 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
     let mut bilevel = file.bilevel.unwrap_or_default();
     if let Some(algo) = args.algo {
         bilevel.algorithm = match algo {
-            AlgoArg::Alg1 => Algorithm::Alg1 {
+            AlgorithmChoice::Alg1 => Algorithm::Alg1 {
                 inner_steps: args.inner_steps.unwrap_or(1),
                 keep_penalty_factor: false,
                 aux_loss: AuxLoss::default(),
             },
-            AlgoArg::Alg2 => Algorithm::Alg2 {},
+            AlgorithmChoice::Alg2 => Algorithm::Alg2 {},
         };
     } else if let (Some(steps), Algorithm::Alg1 { inner_steps, .. }) =
         (args.inner_steps, &mut bilevel.algorithm)
@@ -98,7 +98,7 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         None => file.lora,
     };
     let template = match &args.template {
-        Some(t) => (*t).into(),
+        Some(t) => *t,
         None => file.template.unwrap_or_default(),
     };
     let (Some(model), Some(safe), Some(data)) = (args.model, args.safe, args.data) else {

@@ -82,7 +82,7 @@ impl ModelSource {
 }
 
 /// How prompts are rendered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateChoice {
     /// `Human: {prompt}\nAssistant: ` (DESIGN section 5).
@@ -90,17 +90,6 @@ pub enum TemplateChoice {
     Reference,
     /// The tokenizer's own chat template.
     Model,
-}
-
-impl std::str::FromStr for TemplateChoice {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s {
-            "reference" => Ok(Self::Reference),
-            "model" => Ok(Self::Model),
-            other => bail!("unknown template `{other}`: expected `reference` or `model`"),
-        }
-    }
 }
 
 impl TemplateChoice {

@@ -86,6 +86,16 @@ impl SelectSpec {
     }
 }
 
+/// Which of the paper's algorithms a selector runs, spelled as on the CLI and in plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AlgorithmChoice {
+    /// Algorithm 1, with the auxiliary model θ̂.
+    Alg1,
+    /// Algorithm 2, without it.
+    Alg2,
+}
+
 /// The optional TOML file of `seal select --config`: every key optional, unknown keys are
 /// errors; flags given on the command line win over it.
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use seal_cli::stages::common::TemplateChoice;
 use seal_data::{TextTokenizer, TokenizeOptions};
 
 use crate::cli::DataTokenizeArgs;
@@ -14,7 +13,8 @@ const TOKENIZE_CHUNK: usize = 16_384;
 pub fn exec(args: DataTokenizeArgs) -> anyhow::Result<()> {
     let tokenizer = TextTokenizer::from_dir(&args.tokenizer)
         .with_context(|| format!("loading tokenizer {}", args.tokenizer.display()))?;
-    let template = TemplateChoice::from(args.template)
+    let template = args
+        .template
         .resolve(&tokenizer)
         .with_context(|| format!("chat template of {}", args.tokenizer.display()))?;
     let options = TokenizeOptions {
