@@ -101,6 +101,85 @@ pub(crate) fn matmul(
     }
 }
 
+/// A raw destination pointer that rayon's blocks share; each block writes a disjoint part.
+#[derive(Clone, Copy)]
+struct Dst(*mut f32);
+// SAFETY: the blocks of `par_matmul` write disjoint elements, and the borrow of the destination
+// outlives the parallel loop.
+unsafe impl Send for Dst {}
+unsafe impl Sync for Dst {}
+
+/// Smallest block along the split axis: below this a `gemm` call's set-up (packing) outweighs
+/// the product.
+const MIN_BLOCK: usize = 32;
+
+/// `dst[m, n]` (row-major, contiguous) `= lhs[m, k]·rhs[k, n]`, split into blocks over the rayon
+/// pool: by rows of `dst` when it is at least as tall as it is wide, else by columns, so a
+/// single-row product (decoding) is parallel too. Each element is computed by one block with
+/// the same reduction order for any thread count, so the result is deterministic.
+///
+/// This replaces BLAS in the training loop: OpenBLAS's own thread pool spun in `sched_yield`
+/// between the many GEMMs of a step, a third of a step on two cores (docs/bench/README.md).
+///
+/// # Panics
+/// If a view is too short for the shape (checked before any unsafe access).
+pub(crate) fn par_matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View<'_>, rhs: View<'_>) {
+    use rayon::prelude::*;
+    assert_eq!(dst.len(), m * n, "gemm: destination of the wrong size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    let last = |v: &View<'_>, rows: usize, cols: usize| (rows - 1) * v.row_stride + (cols - 1) * v.col_stride;
+    assert!(last(&lhs, m, k) < lhs.data.len(), "gemm: lhs too short");
+    assert!(last(&rhs, k, n) < rhs.data.len(), "gemm: rhs too short");
+    let by_rows = m >= n;
+    let extent = if by_rows { m } else { n };
+    let blocks = (rayon::current_num_threads() * 4)
+        .min(extent.div_ceil(MIN_BLOCK))
+        .max(1);
+    let size = extent.div_ceil(blocks);
+    let out = Dst(dst.as_mut_ptr());
+    (0..extent.div_ceil(size)).into_par_iter().for_each(|block| {
+        let out = out;
+        let start = block * size;
+        let len = size.min(extent - start);
+        let (rows, cols, dst_at, lhs_at, rhs_at) = if by_rows {
+            (len, n, start * n, start * lhs.row_stride, 0)
+        } else {
+            (m, len, start, 0, start * rhs.col_stride)
+        };
+        // SAFETY: the whole matrices lie within the slices (asserted above), a block reads and
+        // writes a sub-matrix of them, and blocks write disjoint rows or columns of `dst`.
+        unsafe {
+            gemm::gemm(
+                rows,
+                cols,
+                k,
+                out.0.add(dst_at),
+                1,
+                n as isize,
+                false,
+                lhs.data.as_ptr().add(lhs_at),
+                lhs.col_stride as isize,
+                lhs.row_stride as isize,
+                rhs.data.as_ptr().add(rhs_at),
+                rhs.col_stride as isize,
+                rhs.row_stride as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +202,29 @@ mod tests {
             for (x, y) in dst.iter().zip(&expect) {
                 assert!((x - y).abs() < 1e-4, "{x} vs {y}");
             }
+        }
+    }
+
+    #[test]
+    fn the_parallel_product_splits_rows_or_columns_and_matches_the_plain_one() {
+        for (m, n, k) in [(300, 7, 5), (3, 500, 9), (1, 1, 1), (64, 64, 0)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let mut expect = vec![0.0f32; m * n];
+            matmul(
+                m,
+                n,
+                k,
+                &mut expect,
+                n,
+                false,
+                View::rows(&a, k),
+                View::rows(&b, n),
+                1.0,
+            );
+            let mut got = vec![f32::NAN; m * n];
+            par_matmul(m, n, k, &mut got, View::rows(&a, k), View::rows(&b, n));
+            assert_eq!(got, expect, "{m}x{n}x{k}");
         }
     }
 }

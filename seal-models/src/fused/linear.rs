@@ -1,111 +1,150 @@
-//! Dense products of CPU inference (generation, scoring without a graph) on host kernels that
-//! read the weights where they lie.
+//! Dense products `a[m, k] · b[k, n]` on host kernels for the CPU backend, in inference and
+//! under autodiff (a custom op with its own backward), reading both operands where they lie.
 //!
-//! Burn 0.21's NdArray matmul reshapes both operands to rank 3 first, and reshaping an array
-//! that a `Param` also holds returns a borrowed view that `into_shared` then copies: every
-//! projection copied its whole weight on every call, and the tied LM head (a transposed view of
-//! the embedding) was made contiguous first. Profiled on SmolLM2-135M generating 4 answers, those
-//! copies and OpenBLAS's packing of the copy took over a third of the time. Here the weight is
-//! borrowed as a slice, and the product is split over output columns across the rayon pool, one
-//! single-threaded `gemm` call per block (AVX-512 kernels picked at run time).
+//! Why not Burn's matmul on NdArray + OpenBLAS: OpenBLAS's thread pool spun in `sched_yield`
+//! between the many GEMMs of a training step (a third of a step on two cores, the profile in
+//! docs/bench/README.md), and Burn 0.21 reshapes both operands to rank 3 first, which copies a
+//! weight a `Param` also holds (and the transposed view of a tied head) on every call. Here an
+//! operand is borrowed as a strided view (a transpose is free), and the product is split over
+//! the rayon pool in blocks, one single-threaded `gemm` call each (AVX-512 kernels picked at
+//! run time, `gemm.rs`), so one pool of threads serves the whole step.
 //!
-//! Nothing is saved for backward: these run only on the inference backend. Training keeps
-//! Burn's matmul, whose autodiff records the product.
+//! **Saved for backward**: both operands as Burn holds them (shared buffers, not copies: the
+//! same two tensors Burn's own matmul saves). With `dy = ∂L/∂(a·b)`: `da = dy·bᵀ` and
+//! `db = aᵀ·dy`, each computed only when that operand needs a gradient (a frozen base weight
+//! under LoRA computes no `db`).
 
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
-use rayon::prelude::*;
 
-use super::gemm::{View, matmul};
-use super::{from_host, to_host};
+use super::from_host;
+use super::gemm::{View, par_matmul};
 use crate::backend::Cpu;
 
-/// Output columns per block: enough work per `gemm` call to amortise its set-up, and for
-/// SmolLM2's widths (576 to 49,152) enough blocks to keep every core busy.
-const COLUMNS_PER_BLOCK: usize = 128;
-
-/// `f` of the row-major elements of `t`, borrowed in place; `None` when the tensor is not a
-/// contiguous f32 array (then the caller keeps Burn's matmul).
+/// `f` of a rank-2 CPU float primitive as a strided [`View`], borrowed in place; `None` when it
+/// is not an f32 matrix with non-negative strides (then the caller keeps Burn's matmul).
 #[cfg(not(feature = "flex"))]
-fn with_slice<R>(t: &Tensor<Cpu, 2>, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
-    // A clone of the tensor shares its buffer (an `Arc`): nothing is copied.
-    let primitive = t.clone().into_primitive().tensor();
-    match &primitive {
-        burn::backend::ndarray::NdArrayTensor::F32(storage) => storage.view().to_slice().map(f),
-        _ => None,
+fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>) -> R) -> Option<R> {
+    let burn::backend::ndarray::NdArrayTensor::F32(storage) = t else {
+        return None;
+    };
+    let view = storage.view();
+    let (shape, strides) = (view.shape(), view.strides());
+    if shape.len() != 2 || strides.iter().any(|&s| s < 0) {
+        return None;
     }
+    let (row_stride, col_stride) = (strides[0] as usize, strides[1] as usize);
+    let len = if shape[0] == 0 || shape[1] == 0 {
+        0
+    } else {
+        (shape[0] - 1) * row_stride + (shape[1] - 1) * col_stride + 1
+    };
+    // SAFETY: with non-negative strides every element of the view lies in `[ptr, ptr + len)`,
+    // inside the array's buffer, which `storage` keeps alive for this call; it is only read.
+    let data = unsafe { std::slice::from_raw_parts(view.as_ptr(), len) };
+    Some(f(View {
+        data,
+        row_stride,
+        col_stride,
+    }))
 }
 
+/// Flex multiplies with the same `gemm` crate already: keep Burn's matmul there.
 #[cfg(feature = "flex")]
-fn with_slice<R>(_t: &Tensor<Cpu, 2>, _f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+fn with_view<R>(_t: &FloatTensor<Cpu>, _f: impl FnOnce(View<'_>) -> R) -> Option<R> {
     None
 }
 
-/// `lhs[m, k] · rhs[k, n]` row-major, the columns split in blocks over the rayon pool.
-fn par_product(m: usize, n: usize, k: usize, lhs: View<'_>, rhs: View<'_>) -> Vec<f32> {
-    let blocks = n.div_ceil(COLUMNS_PER_BLOCK);
-    let parts: Vec<Vec<f32>> = (0..blocks)
-        .into_par_iter()
-        .map(|block| {
-            let start = block * COLUMNS_PER_BLOCK;
-            let cols = COLUMNS_PER_BLOCK.min(n - start);
-            let mut out = vec![0.0f32; m * cols];
-            // Column `start` of rhs is `start · col_stride` elements in.
-            let rhs = View {
-                data: &rhs.data[start * rhs.col_stride..],
-                ..rhs
-            };
-            matmul(m, cols, k, &mut out, cols, false, lhs, rhs, 1.0);
+/// `a · b` on the host, `None` when an operand cannot be borrowed or the shapes do not chain.
+fn host(a: &FloatTensor<Cpu>, b: &FloatTensor<Cpu>) -> Option<FloatTensor<Cpu>> {
+    let dims = |t: &FloatTensor<Cpu>| {
+        let shape = Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(t.clone())).dims();
+        (shape[0], shape[1])
+    };
+    let ((m, k), (k2, n)) = (dims(a), dims(b));
+    if k != k2 {
+        return None;
+    }
+    let out = with_view(a, |lhs| {
+        with_view(b, |rhs| {
+            let mut out = vec![0.0f32; m * n];
+            par_matmul(m, n, k, &mut out, lhs, rhs);
             out
         })
-        .collect();
-    let mut out = vec![0.0f32; m * n];
-    for (block, part) in parts.iter().enumerate() {
-        let start = block * COLUMNS_PER_BLOCK;
-        let cols = part.len() / m.max(1);
-        for r in 0..m {
-            out[r * n + start..r * n + start + cols].copy_from_slice(&part[r * cols..(r + 1) * cols]);
-        }
-    }
-    out
+    })??;
+    Some(from_host(out, [m, n]))
 }
 
-/// `x[rows, in] · w` with `w` stored `[in, out]` (`transposed = false`) or `[out, in]`
-/// (`transposed = true`, e.g. a tied LM head read from the embedding), on the CPU inference
-/// backend; `Err` gives `x` back when `w` cannot be borrowed.
-#[allow(clippy::result_large_err)] // the input itself comes back, as in every fused dispatch
-pub(crate) fn cpu(
-    x: Tensor<Cpu, 2>,
-    w: &Tensor<Cpu, 2>,
-    transposed: bool,
-) -> Result<Tensor<Cpu, 2>, Tensor<Cpu, 2>> {
-    let [rows, inner] = x.dims();
-    let [a, b] = w.dims();
-    let (k, n) = if transposed { (b, a) } else { (a, b) };
-    if k != inner {
-        return Err(x);
+/// The transpose of a CPU matrix (a view: strides swapped, nothing copied).
+fn t(x: &FloatTensor<Cpu>) -> FloatTensor<Cpu> {
+    Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(x.clone()))
+        .transpose()
+        .into_primitive()
+        .tensor()
+}
+
+/// `a · b` on the CPU inference backend; Burn's matmul when the host product does not apply.
+pub(crate) fn cpu(a: Tensor<Cpu, 2>, b: Tensor<Cpu, 2>) -> Tensor<Cpu, 2> {
+    let (pa, pb) = (
+        a.clone().into_primitive().tensor(),
+        b.clone().into_primitive().tensor(),
+    );
+    match host(&pa, &pb) {
+        Some(out) => Tensor::from_primitive(TensorPrimitive::Float(out)),
+        None => a.matmul(b),
     }
-    let product = |input: &[f32]| {
-        with_slice(w, |weights| {
-            let rhs = if transposed {
-                View::rows(weights, k).t()
-            } else {
-                View::rows(weights, n)
-            };
-            par_product(rows, n, k, View::rows(input, k), rhs)
-        })
-    };
-    // The input too is read in place when it is contiguous.
-    let done = match with_slice(&x, product) {
-        Some(done) => done,
-        None => product(&to_host::<2>(x.clone().into_primitive().tensor())),
-    };
-    match done {
-        Some(out) => Ok(Tensor::from_primitive(TensorPrimitive::Float(from_host(
-            out,
-            [rows, n],
-        )))),
-        None => Err(x),
+}
+
+#[derive(Debug)]
+struct MatmulBackward;
+
+impl Backward<Cpu, 2> for MatmulBackward {
+    type State = (FloatTensor<Cpu>, FloatTensor<Cpu>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let (a, b) = ops.state;
+        let dy = grads.consume::<Cpu>(&ops.node);
+        let product = |x: FloatTensor<Cpu>, y: FloatTensor<Cpu>| {
+            let tensor = |p| Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(p));
+            cpu(tensor(x), tensor(y)).into_primitive().tensor()
+        };
+        let [node_a, node_b] = ops.parents;
+        if let Some(node) = node_a {
+            grads.register::<Cpu>(node.id, product(dy.clone(), t(&b)));
+        }
+        if let Some(node) = node_b {
+            grads.register::<Cpu>(node.id, product(t(&a), dy));
+        }
     }
+}
+
+/// `a · b` on the CPU training backend, recorded with [`MatmulBackward`]; Burn's matmul when
+/// the host product does not apply.
+pub(crate) fn cpu_train(
+    a: Tensor<Autodiff<Cpu>, 2>,
+    b: Tensor<Autodiff<Cpu>, 2>,
+) -> Tensor<Autodiff<Cpu>, 2> {
+    let (pa, pb) = (
+        a.clone().into_primitive().tensor(),
+        b.clone().into_primitive().tensor(),
+    );
+    let Some(out) = host(&pa.primitive, &pb.primitive) else {
+        return a.matmul(b);
+    };
+    let out = match MatmulBackward
+        .prepare::<NoCheckpointing>([pa.node.clone(), pb.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((pa.primitive, pb.primitive), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
 #[cfg(test)]
@@ -113,24 +152,62 @@ mod tests {
     use super::*;
     use burn::tensor::TensorData;
 
-    #[test]
-    fn matches_burns_matmul_in_both_layouts_and_across_blocks() {
-        let device = crate::backend::cpu_device();
-        let (rows, k, n) = (3, 5, 2 * COLUMNS_PER_BLOCK + 7);
-        let x: Vec<f32> = (0..rows * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
-        let x = Tensor::<Cpu, 2>::from_data(TensorData::new(x, [rows, k]), &device);
-        let w = Tensor::<Cpu, 2>::from_data(TensorData::new(w, [k, n]), &device);
-        let expect = x.clone().matmul(w.clone()).into_data().to_vec::<f32>().unwrap();
-        let plain = cpu(x.clone(), &w, false).ok().unwrap();
-        let wt = w.clone().transpose().into_data();
-        let wt = Tensor::<Cpu, 2>::from_data(wt, &device); // [n, k], contiguous
-        let tied = cpu(x, &wt, true).ok().unwrap();
-        for got in [plain, tied] {
-            let got = got.into_data().to_vec::<f32>().unwrap();
-            for (a, b) in got.iter().zip(&expect) {
-                assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-            }
+    fn matrix(rows: usize, cols: usize, phase: f32) -> Tensor<Cpu, 2> {
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37 + phase).sin())
+            .collect();
+        Tensor::from_data(TensorData::new(data, [rows, cols]), &crate::backend::cpu_device())
+    }
+
+    fn close(got: Tensor<Cpu, 2>, expect: Tensor<Cpu, 2>) {
+        assert_eq!(got.dims(), expect.dims());
+        let (got, expect) = (
+            got.into_data().to_vec::<f32>().unwrap(),
+            expect.into_data().to_vec::<f32>().unwrap(),
+        );
+        for (a, b) in got.iter().zip(&expect) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn matches_burns_matmul_for_plain_and_transposed_operands() {
+        let (a, b) = (matrix(70, 5, 0.0), matrix(5, 300, 1.0));
+        close(cpu(a.clone(), b.clone()), a.clone().matmul(b.clone()));
+        // Transposed views are read in place.
+        let (at, bt) = (matrix(5, 70, 2.0), matrix(300, 5, 3.0));
+        close(
+            cpu(at.clone().transpose(), bt.clone().transpose()),
+            at.transpose().matmul(bt.transpose()),
+        );
+    }
+
+    #[test]
+    fn gradients_match_burns_matmul_and_skip_an_operand_without_grad() {
+        type Ad = Autodiff<Cpu>;
+        let device = crate::backend::cpu_device();
+        let lift = |x: Tensor<Cpu, 2>, grad: bool| {
+            let x = Tensor::<Ad, 2>::from_data(x.into_data(), &device);
+            if grad { x.require_grad() } else { x }
+        };
+        let (a, b, weights) = (matrix(40, 6, 0.0), matrix(6, 9, 1.0), matrix(40, 9, 2.0));
+        let run = |fused: bool, b_grad: bool| {
+            let (a, b) = (lift(a.clone(), true), lift(b.clone(), b_grad));
+            let y = if fused {
+                cpu_train(a.clone(), b.clone())
+            } else {
+                a.clone().matmul(b.clone())
+            };
+            let loss = (y * lift(weights.clone(), false)).sum();
+            let grads = loss.backward();
+            (a.grad(&grads).unwrap(), b.grad(&grads))
+        };
+        let (da, db) = run(true, true);
+        let (da_ref, db_ref) = run(false, true);
+        close(da, da_ref);
+        close(db.unwrap(), db_ref.unwrap());
+        let (da, db) = run(true, false);
+        close(da, run(false, false).0);
+        assert!(db.is_none());
     }
 }

@@ -42,8 +42,8 @@ fn rows_per_chunk(vocab: usize) -> usize {
 /// stored layout: on NdArray `W·Hᵀ` measured twice as fast as `H·Wᵀ`).
 fn chunk_logits<B: Backend>(layout: HeadLayout, h: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
     match layout {
-        HeadLayout::HiddenByVocab => h.matmul(w),
-        HeadLayout::VocabByHidden => w.matmul(h.transpose()),
+        HeadLayout::HiddenByVocab => super::matmul(h, w),
+        HeadLayout::VocabByHidden => super::matmul(w, h.transpose()),
     }
 }
 
@@ -127,12 +127,12 @@ fn backward<B: Backend>(
         );
         match layout {
             HeadLayout::HiddenByVocab => {
-                d_hidden.push(dz.clone().matmul(weight.clone().transpose()));
-                d_weight = d_weight + h.transpose().matmul(dz);
+                d_hidden.push(super::matmul(dz.clone(), weight.clone().transpose()));
+                d_weight = d_weight + super::matmul(h.transpose(), dz);
             }
             HeadLayout::VocabByHidden => {
-                d_hidden.push(dz.clone().transpose().matmul(weight.clone()));
-                d_weight = d_weight + dz.matmul(h);
+                d_hidden.push(super::matmul(dz.clone().transpose(), weight.clone()));
+                d_weight = d_weight + super::matmul(dz, h);
             }
         }
     }

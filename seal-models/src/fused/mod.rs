@@ -8,6 +8,8 @@
 //!   the CPU backend (`attention.rs`); other backends keep the decomposed ops.
 //! - [`lm_loss`]: the LM head fused with the token cross-entropy, in chunks of rows, on any
 //!   backend (`lm_loss.rs`).
+//! - [`matmul`]: the dense products (projections, LoRA, the LM head's chunks) on host GEMMs
+//!   over the rayon pool for the CPU backends, with their own backward (`linear.rs`).
 //! - [`rms_norm`], [`swiglu`] and [`rope`]: RMSNorm, SwiGLU's gate and rotary embeddings, on
 //!   host kernels for the CPU backend (`rms_norm.rs`, `swiglu.rs`, `rope.rs`).
 //!
@@ -107,21 +109,17 @@ pub fn attention<B: Backend>(
     }
 }
 
-/// `x[rows, in] · w` on the CPU inference backend with the weight read in place (see
-/// `linear.rs`): `w` is `[in, out]`, or `[out, in]` when `transposed`. `Err` gives `x` back on
-/// any other backend (autodiff included), or when `w` cannot be borrowed.
-#[allow(clippy::result_large_err)] // the input itself comes back, as in every fused dispatch
-pub fn linear_inference<B: Backend>(
-    x: Tensor<B, 2>,
-    w: &Tensor<B, 2>,
-    transposed: bool,
-) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
-    let Some(w) = (w as &dyn Any).downcast_ref::<Tensor<Cpu, 2>>() else {
-        return Err(x);
+/// `a[m, k] · b[k, n]` (see `linear.rs`): on the CPU backends a host product that reads both
+/// operands in place (a transposed view too) on the rayon pool, recorded with its own backward
+/// under autodiff; Burn's matmul on any other backend.
+pub fn matmul<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
+    let ab = match cast::<_, (Tensor<Autodiff<Cpu>, 2>, _)>((a, b)) {
+        Ok((a, b)) => return same(linear::cpu_train(a, b)),
+        Err(ab) => ab,
     };
-    match cast::<_, Tensor<Cpu, 2>>(x) {
-        Ok(x) => linear::cpu(x, w, transposed).map(same).map_err(same),
-        Err(x) => Err(x),
+    match cast::<_, (Tensor<Cpu, 2>, _)>(ab) {
+        Ok((a, b)) => same(linear::cpu(a, b)),
+        Err((a, b)) => a.matmul(b),
     }
 }
 

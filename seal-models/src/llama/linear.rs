@@ -51,17 +51,14 @@ impl<B: Backend> Linear<B> {
         let [batch, seq_len, in_features] = x.dims();
         // One large GEMM over all tokens beats a batched matmul over `batch` small ones.
         let x2 = x.reshape([batch * seq_len, in_features]);
-        let weight = self.weight.val();
-        // Inference on the CPU reads the weight in place (`fused::linear_inference`).
-        let mut y = match crate::fused::linear_inference(x2.clone(), &weight, false) {
-            Ok(y) => y,
-            Err(x2) => x2.matmul(weight),
-        };
+        // On the CPU the products run on host GEMMs with their own backward (`fused::matmul`).
+        let mut y = crate::fused::matmul(x2.clone(), self.weight.val());
         if let Some(bias) = &self.bias {
             y = y + bias.val().unsqueeze_dim(0);
         }
         if let Some(lora) = &self.lora {
-            let update = x2.matmul(lora.lora_a.val()).matmul(lora.lora_b.val());
+            let down = crate::fused::matmul(x2, lora.lora_a.val());
+            let update = crate::fused::matmul(down, lora.lora_b.val());
             y = y + update.mul_scalar(lora.scaling);
         }
         let out_features = y.dims()[1];
