@@ -109,6 +109,13 @@ struct Dst(*mut f32);
 unsafe impl Send for Dst {}
 unsafe impl Sync for Dst {}
 
+impl Dst {
+    /// The element `offset` places in (a method, so a closure captures the whole `Dst`).
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
 /// Smallest block along the split axis: below this a `gemm` call's set-up (packing) outweighs
 /// the product.
 const MIN_BLOCK: usize = 32;
@@ -144,7 +151,6 @@ pub(crate) fn par_matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Vie
     let size = extent.div_ceil(blocks);
     let out = Dst(dst.as_mut_ptr());
     (0..extent.div_ceil(size)).into_par_iter().for_each(|block| {
-        let out = out;
         let start = block * size;
         let len = size.min(extent - start);
         let (rows, cols, dst_at, lhs_at, rhs_at) = if by_rows {
@@ -159,7 +165,7 @@ pub(crate) fn par_matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Vie
                 rows,
                 cols,
                 k,
-                out.0.add(dst_at),
+                out.at(dst_at),
                 1,
                 n as isize,
                 false,
