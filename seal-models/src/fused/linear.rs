@@ -26,10 +26,11 @@ use super::from_host;
 use super::gemm::{View, par_matmul};
 use crate::backend::Cpu;
 
-/// `f` of a rank-2 CPU float primitive as a strided [`View`], borrowed in place; `None` when it
-/// is not an f32 matrix with non-negative strides (then the caller keeps Burn's matmul).
+/// `f` of a rank-2 CPU float primitive as a strided [`View`] and its `[rows, cols]`, borrowed in
+/// place; `None` when it is not an f32 matrix with non-negative strides (then the caller keeps
+/// Burn's matmul).
 #[cfg(not(feature = "flex"))]
-fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>) -> R) -> Option<R> {
+fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
     let burn::backend::ndarray::NdArrayTensor::F32(storage) = t else {
         return None;
     };
@@ -47,37 +48,33 @@ fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>) -> R) -> Option<R
     // SAFETY: with non-negative strides every element of the view lies in `[ptr, ptr + len)`,
     // inside the array's buffer, which `storage` keeps alive for this call; it is only read.
     let data = unsafe { std::slice::from_raw_parts(view.as_ptr(), len) };
-    Some(f(View {
+    let view = View {
         data,
         row_stride,
         col_stride,
-    }))
+    };
+    Some(f(view, [shape[0], shape[1]]))
 }
 
 /// Flex multiplies with the same `gemm` crate already: keep Burn's matmul there.
 #[cfg(feature = "flex")]
-fn with_view<R>(_t: &FloatTensor<Cpu>, _f: impl FnOnce(View<'_>) -> R) -> Option<R> {
+fn with_view<R>(_t: &FloatTensor<Cpu>, _f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
     None
 }
 
 /// `a · b` on the host, `None` when an operand cannot be borrowed or the shapes do not chain.
 fn host(a: &FloatTensor<Cpu>, b: &FloatTensor<Cpu>) -> Option<FloatTensor<Cpu>> {
-    let dims = |t: &FloatTensor<Cpu>| {
-        let shape = Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(t.clone())).dims();
-        (shape[0], shape[1])
-    };
-    let ((m, k), (k2, n)) = (dims(a), dims(b));
-    if k != k2 {
-        return None;
-    }
-    let out = with_view(a, |lhs| {
-        with_view(b, |rhs| {
-            let mut out = vec![0.0f32; m * n];
-            par_matmul(m, n, k, &mut out, lhs, rhs);
-            out
+    with_view(a, |lhs, [m, k]| {
+        with_view(b, |rhs, [k2, n]| {
+            (k == k2).then(|| {
+                let mut out = vec![0.0f32; m * n];
+                par_matmul(m, n, k, &mut out, lhs, rhs);
+                from_host(out, [m, n])
+            })
         })
-    })??;
-    Some(from_host(out, [m, n]))
+    })
+    .flatten()
+    .flatten()
 }
 
 /// The transpose of a CPU matrix (a view: strides swapped, nothing copied).

@@ -526,12 +526,7 @@ impl<B: Backend> Llama<B> {
                 let x = x.reshape([b * s, h]);
                 // The CPU reads the embedding in place as the head's `[hidden, vocab]`
                 // (`fused::matmul` takes the transposed view without copying it).
-                if fused::attention_is_fused::<B>() {
-                    return fused::matmul(x, w.transpose()).reshape([b, s, vocab]);
-                }
-                // `w · xᵀ` keeps the large [vocab, hidden] operand in its stored layout: on
-                // NdArray it measured twice as fast as `x · wᵀ` (SmolLM2's head: 75 vs 150 ms).
-                w.matmul(x.transpose()).transpose().reshape([b, s, vocab])
+                fused::matmul(x, w.transpose()).reshape([b, s, vocab])
             }
         }
     }
