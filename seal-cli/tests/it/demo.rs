@@ -237,11 +237,16 @@ fn a_second_ablation_on_a_busy_folder_is_refused_with_the_holders_pid() {
         out.to_str().unwrap(),
     ]);
     let pid = first.id();
+    let first_still_running = matches!(first.try_wait(), Ok(None));
     Command::new("kill")
         .args(["-KILL", "--", &format!("-{pid}")])
         .status()
         .expect("kill runs");
     let _ = first.wait();
+    assert!(
+        first_still_running,
+        "the first run ended before the second had answered"
+    );
     assert!(!second.status.success(), "two runs on one folder");
     assert!(
         stderr(&second).contains(&format!("in use by another seal process (pid {pid})")),

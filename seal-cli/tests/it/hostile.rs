@@ -478,11 +478,21 @@ fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let (model, (safe, data)) = (fixture("world-model"), world_sets());
+    // The second select loads the model and data before it looks at the lock (a bad input
+    // must leave --out untouched), so the first gets far more epochs than it can finish while
+    // the second loads: it is killed once the second has answered.
     let args = |resume: bool| {
         let extra: &[&str] = if resume {
-            &["--quiet", "--resume"]
+            &[
+                "--quiet",
+                "--epochs",
+                "10000",
+                "--gamma",
+                "constant:0.5",
+                "--resume",
+            ]
         } else {
-            &["--quiet"]
+            &["--quiet", "--epochs", "10000", "--gamma", "constant:0.5"]
         };
         select_args(&out, &model, &safe, &data, extra)
     };
@@ -506,8 +516,13 @@ fn a_second_select_on_a_busy_folder_is_refused_with_the_holders_pid() {
     }
     let second = seal_owned(&args(true));
     let pid = first.id();
+    let first_still_running = matches!(first.try_wait(), Ok(None));
     let _ = first.kill();
     let _ = first.wait();
+    assert!(
+        first_still_running,
+        "the first select ended before the second had answered"
+    );
     assert!(!second.status.success(), "two selects on one folder");
     assert!(
         stderr(&second).contains(&format!("in use by another seal process (pid {pid})")),
