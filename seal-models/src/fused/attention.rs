@@ -7,7 +7,8 @@
 //! computed only up to the last key any of its queries may see (causality halves the work),
 //! masked, soft-maxed in place and multiplied by V.
 //!
-//! **Saved for backward**: q, k, v, the output and each query row's log-sum-exp (host copies).
+//! **Saved for backward**: q, k, v, the output and each query row's log-sum-exp (host buffers:
+//! moved out of their tensors when nothing else holds them, else copied).
 //! Never the `seq_len x seq_len` probabilities: the backward recomputes each tile's scores
 //! from q and k and rebuilds the probabilities from the log-sum-exp, then
 //! `dV += Pᵀ·dO`, `dP = dO·Vᵀ`, `dS = P ∘ (dP − rowsum(dO ∘ O))`, `dQ = scale·dS·K`,
@@ -31,7 +32,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::gemm::{View, matmul};
-use super::{from_host, to_host};
+use super::{from_host, to_host, vexp};
 use crate::backend::Cpu;
 
 /// Query rows per tile: a tile's scores (`TILE x seq_len` floats) stay in the L2 cache.
@@ -201,16 +202,9 @@ fn softmax_row(row: &mut [f32], visible: impl Fn(usize) -> bool) -> f32 {
         row.fill(0.0);
         return f32::NEG_INFINITY;
     }
-    let mut sum = 0.0f32;
-    for x in row.iter_mut() {
-        // exp(-inf) is exactly 0: masked keys drop out without a branch.
-        *x = (*x - max).exp();
-        sum += *x;
-    }
-    let inv = 1.0 / sum;
-    for x in row.iter_mut() {
-        *x *= inv;
-    }
+    // exp(-inf) is exactly 0: masked keys drop out without a branch.
+    let sum = vexp::exp_in_place(row, max);
+    vexp::scale_in_place(row, 1.0 / sum);
     max + sum.ln()
 }
 
@@ -275,13 +269,13 @@ pub(crate) fn backward_host(saved: &Saved, dout: &[f32]) -> (Vec<f32>, Vec<f32>,
                             }
                             continue;
                         }
+                        // Hidden keys to -inf, whose exp is exactly 0, then one vectorised pass.
                         for (j, x) in prow.iter_mut().enumerate() {
-                            *x = if rm.visible(i, j) {
-                                (*x - lse[i]).exp()
-                            } else {
-                                0.0
-                            };
+                            if !rm.visible(i, j) {
+                                *x = f32::NEG_INFINITY;
+                            }
                         }
+                        vexp::exp_in_place(prow, lse[i]);
                     }
                     let dv_g = &mut dv[g * d..];
                     matmul(

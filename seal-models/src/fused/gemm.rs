@@ -77,21 +77,60 @@ pub(crate) fn matmul(
     // SAFETY: every index the product touches is within the slices (asserted above); dst does
     // not alias lhs or rhs (a `&mut` beside two `&`).
     unsafe {
-        gemm::gemm(
+        raw(
             m,
             n,
             k,
             dst.as_mut_ptr(),
+            dst_cols,
+            accumulate,
+            lhs,
+            0,
+            rhs,
+            0,
+            alpha,
+        )
+    }
+}
+
+/// The one call into the `gemm` crate: `dst[m, n]` (rows `dst_cols` apart) `= accumulate·dst +
+/// alpha·lhs[m, k]·rhs[k, n]`, the operands read from `lhs_at` and `rhs_at` elements into
+/// their views, on the calling thread.
+///
+/// # Safety
+/// Every element the product reads or writes lies within the views and `dst`'s allocation,
+/// and `dst` aliases neither operand.
+#[allow(clippy::too_many_arguments)]
+unsafe fn raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_cols: usize,
+    accumulate: bool,
+    lhs: View<'_>,
+    lhs_at: usize,
+    rhs: View<'_>,
+    rhs_at: usize,
+    alpha: f32,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
             1,
             dst_cols as isize,
             accumulate,
-            lhs.data.as_ptr(),
+            lhs.data.as_ptr().add(lhs_at),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
-            rhs.data.as_ptr(),
+            rhs.data.as_ptr().add(rhs_at),
             rhs.col_stride as isize,
             rhs.row_stride as isize,
-            1.0,
+            if accumulate { 1.0 } else { 0.0 },
             alpha,
             false,
             false,
@@ -120,9 +159,9 @@ impl Dst {
 /// the product.
 const MIN_BLOCK: usize = 32;
 
-/// `dst[m, n]` (row-major, contiguous) `= lhs[m, k]·rhs[k, n]`, split into blocks over the rayon
-/// pool: by rows of `dst` when it is at least as tall as it is wide, else by columns, so a
-/// single-row product (decoding) is parallel too. Each element is computed by one block with
+/// `dst[m, n]` (row-major, contiguous) `= lhs[m, k]·rhs[k, n]` (`+=` with `accumulate`), split
+/// into blocks over the rayon pool: by rows of `dst` when it is at least as tall as it is wide,
+/// else by columns, so a single-row product (decoding) is parallel too. Each element is computed by one block with
 /// the same reduction order for any thread count, so the result is deterministic.
 ///
 /// This replaces BLAS in the training loop: OpenBLAS's own thread pool spun in `sched_yield`
@@ -130,14 +169,24 @@ const MIN_BLOCK: usize = 32;
 ///
 /// # Panics
 /// If a view is too short for the shape (checked before any unsafe access).
-pub(crate) fn par_matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: View<'_>, rhs: View<'_>) {
+pub(crate) fn par_matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+) {
     use rayon::prelude::*;
     assert_eq!(dst.len(), m * n, "gemm: destination of the wrong size");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        dst.fill(0.0);
+        if !accumulate {
+            dst.fill(0.0);
+        }
         return;
     }
     let last = |v: &View<'_>, rows: usize, cols: usize| (rows - 1) * v.row_stride + (cols - 1) * v.col_stride;
@@ -161,27 +210,19 @@ pub(crate) fn par_matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Vie
         // SAFETY: the whole matrices lie within the slices (asserted above), a block reads and
         // writes a sub-matrix of them, and blocks write disjoint rows or columns of `dst`.
         unsafe {
-            gemm::gemm(
+            raw(
                 rows,
                 cols,
                 k,
                 out.at(dst_at),
-                1,
-                n as isize,
-                false,
-                lhs.data.as_ptr().add(lhs_at),
-                lhs.col_stride as isize,
-                lhs.row_stride as isize,
-                rhs.data.as_ptr().add(rhs_at),
-                rhs.col_stride as isize,
-                rhs.row_stride as isize,
-                0.0,
+                n,
+                accumulate,
+                lhs,
+                lhs_at,
+                rhs,
+                rhs_at,
                 1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+            )
         }
     });
 }
@@ -229,8 +270,13 @@ mod tests {
                 1.0,
             );
             let mut got = vec![f32::NAN; m * n];
-            par_matmul(m, n, k, &mut got, View::rows(&a, k), View::rows(&b, n));
+            par_matmul(m, n, k, &mut got, false, View::rows(&a, k), View::rows(&b, n));
             assert_eq!(got, expect, "{m}x{n}x{k}");
+            // Accumulating adds the product once more.
+            par_matmul(m, n, k, &mut got, true, View::rows(&a, k), View::rows(&b, n));
+            for (g, e) in got.iter().zip(&expect) {
+                assert_eq!(*g, e + e, "{m}x{n}x{k}");
+            }
         }
     }
 }

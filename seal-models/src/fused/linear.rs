@@ -30,7 +30,7 @@ use crate::backend::Cpu;
 /// place; `None` when it is not an f32 matrix with non-negative strides (then the caller keeps
 /// Burn's matmul).
 #[cfg(not(feature = "flex"))]
-fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
+pub(super) fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
     let burn::backend::ndarray::NdArrayTensor::F32(storage) = t else {
         return None;
     };
@@ -58,7 +58,7 @@ fn with_view<R>(t: &FloatTensor<Cpu>, f: impl FnOnce(View<'_>, [usize; 2]) -> R)
 
 /// Flex multiplies with the same `gemm` crate already: keep Burn's matmul there.
 #[cfg(feature = "flex")]
-fn with_view<R>(_t: &FloatTensor<Cpu>, _f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
+pub(super) fn with_view<R>(_t: &FloatTensor<Cpu>, _f: impl FnOnce(View<'_>, [usize; 2]) -> R) -> Option<R> {
     None
 }
 
@@ -68,7 +68,7 @@ fn host(a: &FloatTensor<Cpu>, b: &FloatTensor<Cpu>) -> Option<FloatTensor<Cpu>> 
         with_view(b, |rhs, [k2, n]| {
             (k == k2).then(|| {
                 let mut out = vec![0.0f32; m * n];
-                par_matmul(m, n, k, &mut out, lhs, rhs);
+                par_matmul(m, n, k, &mut out, false, lhs, rhs);
                 from_host(out, [m, n])
             })
         })

@@ -6,8 +6,8 @@
 //!
 //! - [`attention`]: causal grouped-query attention, tiled over query rows, on host kernels for
 //!   the CPU backend (`attention.rs`); other backends keep the decomposed ops.
-//! - [`lm_loss`]: the LM head fused with the token cross-entropy, in chunks of rows, on any
-//!   backend (`lm_loss.rs`).
+//! - [`lm_loss`]: the LM head fused with the token cross-entropy, in chunks of rows, on host
+//!   kernels for the CPU backend and tensor ops on any other (`lm_loss.rs`).
 //! - [`matmul`]: the dense products (projections, LoRA, the LM head's chunks) on host GEMMs
 //!   over the rayon pool for the CPU backends, with their own backward (`linear.rs`).
 //! - [`rms_norm`], [`swiglu`] and [`rope`]: RMSNorm, SwiGLU's gate and rotary embeddings, on
@@ -28,6 +28,7 @@ pub(crate) mod lm_loss;
 pub(crate) mod rms_norm;
 pub(crate) mod rope;
 pub(crate) mod swiglu;
+mod vexp;
 
 use std::any::Any;
 
@@ -56,15 +57,36 @@ fn same<T: 'static, U: 'static>(x: T) -> U {
     cast(x).unwrap_or_else(|_| unreachable!("cast back to the type just cast from"))
 }
 
-/// A CPU float primitive's elements, row-major (a copy only when it is shared or strided).
+/// A CPU float primitive's elements, row-major: the buffer itself when nothing else holds it
+/// (a gradient handed to a backward, a projection's output), else one copy.
 fn to_host<const D: usize>(t: FloatTensor<Cpu>) -> Vec<f32> {
     // A contiguous array is copied as one block; Burn's `into_data` walks every element through
     // a dynamic-rank iterator (a tenth of generation's time when it copied the KV cache).
     #[cfg(not(feature = "flex"))]
-    if let burn::backend::ndarray::NdArrayTensor::F32(storage) = &t
-        && let Some(slice) = storage.view().to_slice()
     {
-        return slice.to_vec();
+        use burn::backend::ndarray::NdArrayTensor;
+        let (row_major, unique) = match &t {
+            // `is_unique`: owned (not borrowed from a file) and held by no other tensor.
+            NdArrayTensor::F32(storage) => (storage.view().is_standard_layout(), storage.is_unique()),
+            _ => (false, false),
+        };
+        match t {
+            NdArrayTensor::F32(storage) if row_major && unique => {
+                let array = storage.into_owned();
+                let len = array.len();
+                // Unique, so `into_owned` moves the buffer out of its `Arc` without copying.
+                let (mut data, offset) = array.into_owned().into_raw_vec_and_offset();
+                let start = offset.unwrap_or(0);
+                // A view into part of its buffer (a narrowed tensor) keeps just that part.
+                data.truncate(start + len);
+                data.drain(..start);
+                return data;
+            }
+            NdArrayTensor::F32(ref storage) if row_major => {
+                return storage.view().to_slice().expect("row-major").to_vec();
+            }
+            _ => {}
+        }
     }
     Tensor::<Cpu, D>::from_primitive(TensorPrimitive::Float(t))
         .into_data()
@@ -195,7 +217,11 @@ pub fn lm_loss<B: Backend>(
     targets: Tensor<B, 1, Int>,
 ) -> Result<Tensor<B, 1>, (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 1, Int>)> {
     let args = match cast::<_, (Tensor<Autodiff<Cpu>, 2>, _, _)>((hidden, weight, targets)) {
-        Ok((h, w, y)) => return Ok(same(lm_loss::train(layout, h, w, y))),
+        Ok((h, w, y)) => return Ok(same(lm_loss::cpu_train(layout, h, w, y))),
+        Err(args) => args,
+    };
+    let args = match cast::<_, (Tensor<Cpu, 2>, _, _)>(args) {
+        Ok((h, w, y)) => return Ok(same(lm_loss::cpu(layout, h, w, y))),
         Err(args) => args,
     };
     #[cfg(feature = "cuda")]

@@ -1,8 +1,8 @@
 //! SwiGLU's gate, `silu(a) ∘ b`, as one operation with an analytic backward (CPU host
 //! kernel). Burn records it as a sigmoid, two products and their backward chains.
 //!
-//! **Saved for backward**: the two inputs `a` (gate projection) and `b` (up projection), host
-//! copies. With `σ = sigmoid(a)`: `da = dy ∘ b ∘ σ·(1 + a·(1 − σ))`, `db = dy ∘ a·σ`.
+//! **Saved for backward**: the two inputs `a` (gate projection) and `b` (up projection), on the
+//! host (their buffers, moved out when nothing else holds them). With `σ = sigmoid(a)`: `da = dy ∘ b ∘ σ·(1 + a·(1 − σ))`, `db = dy ∘ a·σ`.
 
 use std::sync::Arc;
 
@@ -14,23 +14,37 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
+use super::vexp::{multiversion, sigmoid};
 use super::{from_host, to_host};
 use crate::backend::Cpu;
 
 /// Elements per parallel block.
 const BLOCK: usize = 1 << 14;
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+multiversion! {
+    /// One block of the forward.
+    fn forward_block / forward_block_baseline(y: &mut [f32], a: &[f32], b: &[f32]) {
+        for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
+            *y = a * sigmoid(*a) * b;
+        }
+    }
+}
+
+multiversion! {
+    /// One block of the backward.
+    fn backward_block / backward_block_baseline(da: &mut [f32], db: &mut [f32], a: &[f32], b: &[f32], dy: &[f32]) {
+        for ((((da, db), a), b), dy) in da.iter_mut().zip(db.iter_mut()).zip(a).zip(b).zip(dy) {
+            let s = sigmoid(*a);
+            *da = dy * b * s * (1.0 + a * (1.0 - s));
+            *db = dy * a * s;
+        }
+    }
 }
 
 pub(crate) fn forward_host(a: &[f32], b: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0f32; a.len()];
     y.par_chunks_mut(BLOCK).enumerate().for_each(|(k, y)| {
-        let (a, b) = (&a[k * BLOCK..], &b[k * BLOCK..]);
-        for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
-            *y = a * sigmoid(*a) * b;
-        }
+        forward_block(y, &a[k * BLOCK..], &b[k * BLOCK..]);
     });
     y
 }
@@ -51,11 +65,7 @@ pub(crate) fn backward_host(saved: &Saved, dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .enumerate()
         .for_each(|(k, (da, db))| {
             let (a, b, dy) = (&saved.a[k * BLOCK..], &saved.b[k * BLOCK..], &dy[k * BLOCK..]);
-            for i in 0..da.len() {
-                let s = sigmoid(a[i]);
-                da[i] = dy[i] * b[i] * s * (1.0 + a[i] * (1.0 - s));
-                db[i] = dy[i] * a[i] * s;
-            }
+            backward_block(da, db, a, b, dy);
         });
     (da, db)
 }
