@@ -6,6 +6,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 use crate::error::{ModelError, Result};
+use crate::fused;
 use crate::llama::model::{Llama, TokenBatch};
 
 /// `ℓ_i` for every row of a batch: logits at position `t` predict token `t + 1`, counted where
@@ -124,7 +125,7 @@ pub fn response_losses<B: Backend>(
     }
     let averaging = Tensor::<B, 2>::from_data(TensorData::new(averaging, [b, rows]), &device);
 
-    let picked = hidden.reshape([b * s, h]).select(0, sources); // [rows, h]
+    let picked = fused::reshape(hidden, [b * s, h]).select(0, sources); // [rows, h]
     let token_loss = model.token_losses(picked, targets).reshape([rows, 1]);
     Ok(averaging.matmul(token_loss).reshape([b]))
 }

@@ -10,6 +10,8 @@
 //!   kernels for the CPU backend and tensor ops on any other (`lm_loss.rs`).
 //! - [`matmul`]: the dense products (projections, LoRA, the LM head's chunks) on host GEMMs
 //!   over the rayon pool for the CPU backends, with their own backward (`linear.rs`).
+//! - [`reshape`]: a reshape that shares the buffer of a row-major CPU tensor (Burn's copies),
+//!   with a backward that reshapes the gradient the same way (`reshape.rs`).
 //! - [`rms_norm`], [`swiglu`] and [`rope`]: RMSNorm, SwiGLU's gate and rotary embeddings, on
 //!   host kernels for the CPU backend (`rms_norm.rs`, `swiglu.rs`, `rope.rs`).
 //!
@@ -25,6 +27,7 @@ pub(crate) mod attention;
 mod gemm;
 pub(crate) mod linear;
 pub(crate) mod lm_loss;
+pub(crate) mod reshape;
 pub(crate) mod rms_norm;
 pub(crate) mod rope;
 pub(crate) mod swiglu;
@@ -142,6 +145,26 @@ pub fn matmul<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
     match cast::<_, (Tensor<Cpu, 2>, _)>(ab) {
         Ok((a, b)) => same(linear::cpu(a, b)),
         Err((a, b)) => a.matmul(b),
+    }
+}
+
+/// `x` with `shape` (the same elements, row-major): on the CPU backends the buffer is shared,
+/// not copied (see `reshape.rs`), and recorded with its own backward under autodiff; Burn's
+/// reshape on any other backend, and wherever the element counts differ (Burn's error then).
+pub fn reshape<B: Backend, const D1: usize, const D2: usize>(
+    x: Tensor<B, D1>,
+    shape: [usize; D2],
+) -> Tensor<B, D2> {
+    if x.shape().num_elements() != shape.iter().product::<usize>() {
+        return x.reshape(shape);
+    }
+    let x = match cast::<_, Tensor<Autodiff<Cpu>, D1>>(x) {
+        Ok(x) => return same(reshape::cpu_train(x, shape)),
+        Err(x) => x,
+    };
+    match cast::<_, Tensor<Cpu, D1>>(x) {
+        Ok(x) => same(reshape::cpu(x, shape)),
+        Err(x) => x.reshape(shape),
     }
 }
 

@@ -49,8 +49,9 @@ impl<B: Backend> Linear<B> {
     /// - `x`: `[batch, seq_len, in_features]` -> `[batch, seq_len, out_features]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [batch, seq_len, in_features] = x.dims();
-        // One large GEMM over all tokens beats a batched matmul over `batch` small ones.
-        let x2 = x.reshape([batch * seq_len, in_features]);
+        // One large GEMM over all tokens beats a batched matmul over `batch` small ones; the
+        // reshapes share the buffer on the CPU (Burn's would copy, `fused::reshape`).
+        let x2 = crate::fused::reshape(x, [batch * seq_len, in_features]);
         // On the CPU the products run on host GEMMs with their own backward (`fused::matmul`).
         let mut y = crate::fused::matmul(x2.clone(), self.weight.val());
         if let Some(bias) = &self.bias {
@@ -62,7 +63,7 @@ impl<B: Backend> Linear<B> {
             y = y + update.mul_scalar(lora.scaling);
         }
         let out_features = y.dims()[1];
-        y.reshape([batch, seq_len, out_features])
+        crate::fused::reshape(y, [batch, seq_len, out_features])
     }
 
     /// Attaches a fresh adapter: A Kaiming-uniform as in PEFT, B zero, so the output is unchanged.

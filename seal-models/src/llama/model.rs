@@ -115,7 +115,7 @@ impl<B: Backend> Attention<B> {
         // the decomposed ops want heads first, `[batch, heads, seq, d]`.
         let split = matches!(inputs, LayerInputs::Decomposed { .. });
         let heads = |t: Tensor<B, 3>, n: usize| {
-            let t = t.reshape([batch, seq_len, n, self.head_dim]);
+            let t = fused::reshape(t, [batch, seq_len, n, self.head_dim]);
             if split { t.swap_dims(1, 2) } else { t }
         };
         let q = heads(self.q_proj.forward(x.clone()), self.num_heads);
@@ -157,7 +157,7 @@ impl<B: Backend> Attention<B> {
 
     /// `o_proj` of the `[batch, seq_len, heads, head_dim]` attention output.
     fn project_out(&self, context: Tensor<B, 4>, batch: usize, seq_len: usize) -> Tensor<B, 3> {
-        let context = context.reshape([batch, seq_len, self.num_heads * self.head_dim]);
+        let context = fused::reshape(context, [batch, seq_len, self.num_heads * self.head_dim]);
         self.o_proj.forward(context)
     }
 
@@ -451,7 +451,7 @@ impl<B: Backend> Llama<B> {
         let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [b * s]), &device);
         let hidden = self.model.embed_tokens.weight.val().select(0, ids);
         let hidden_size = hidden.dims()[1];
-        let mut x = hidden.reshape([b, s, hidden_size]);
+        let mut x = fused::reshape(hidden, [b, s, hidden_size]);
         for (i, layer) in self.model.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| c.layer_mut(i));
             x = layer.forward(x, &inputs, layer_cache);
@@ -481,9 +481,9 @@ impl<B: Backend> Llama<B> {
     /// - `x`: `[rows, hidden_size]` -> `[rows, vocab_size]`
     pub fn project_rows(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let [rows, hidden] = x.dims();
-        let logits = self.project_vocab(x.reshape([1, rows, hidden]));
+        let logits = self.project_vocab(fused::reshape(x, [1, rows, hidden]));
         let vocab = logits.dims()[2];
-        logits.reshape([rows, vocab])
+        fused::reshape(logits, [rows, vocab])
     }
 
     /// Each row's next-token loss `logsumexp(z) − z[target]` for hidden rows `[rows, hidden]`
@@ -523,10 +523,10 @@ impl<B: Backend> Llama<B> {
                 let [b, s, h] = x.dims();
                 let w = self.model.embed_tokens.weight.val(); // [vocab, hidden]
                 let vocab = w.dims()[0];
-                let x = x.reshape([b * s, h]);
+                let x = fused::reshape(x, [b * s, h]);
                 // The CPU reads the embedding in place as the head's `[hidden, vocab]`
                 // (`fused::matmul` takes the transposed view without copying it).
-                fused::matmul(x, w.transpose()).reshape([b, s, vocab])
+                fused::reshape(fused::matmul(x, w.transpose()), [b, s, vocab])
             }
         }
     }

@@ -573,3 +573,32 @@ fn fused_rope_matches_the_decomposed_ops_and_its_backward_is_the_inverse_rotatio
     assert_close("rotated", &fy, &ry, 1e-6);
     assert_close("gradient", &fg, &rg, 1e-6);
 }
+
+#[test]
+fn fused_reshape_gives_burns_values_and_gradients_bit_for_bit() {
+    let (a, b, c) = (2, 3, 4);
+    let x = random::<Cpu, 3>([a, b, c], 81);
+    let w = random::<Cpu, 2>([a * b, c], 82);
+    let run = |fused_op: bool| {
+        let tx = tensor::<T, 3>(&x, [a, b, c]).require_grad();
+        // Something before the reshape, so its input is an op's output and not a leaf.
+        let y = tx.clone() * 2.0;
+        let y: Tensor<T, 2> = if fused_op {
+            fused::reshape(y, [a * b, c])
+        } else {
+            y.reshape([a * b, c])
+        };
+        // A reshape back and forth under the gradient too.
+        let z: Tensor<T, 3> = fused::reshape(y.clone() * tensor::<T, 2>(&w, [a * b, c]), [a, b * c, 1]);
+        let grads = z.sum().backward();
+        (host(y.inner()), host(tx.grad(&grads).unwrap()))
+    };
+    assert_eq!(run(true), run(false));
+    let inference: Tensor<Cpu, 4> = fused::reshape(tensor::<Cpu, 3>(&x, [a, b, c]), [b, a, 2, 2]);
+    assert_eq!(inference.dims(), [b, a, 2, 2]);
+    assert_eq!(host(inference), x);
+    // A strided input (a transposed view) is reshaped row-major, as Burn does it.
+    let t = tensor::<Cpu, 3>(&x, [a, b, c]).swap_dims(1, 2);
+    let want = host(t.clone().reshape([a * c, b]));
+    assert_eq!(host(fused::reshape::<Cpu, 3, 2>(t, [a * c, b])), want);
+}
