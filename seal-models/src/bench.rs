@@ -82,7 +82,7 @@ pub fn bench_train_step<B: AutodiffBackend>(
     let mut rng = StdRng::seed_from_u64(0);
     let mut model: Llama<B> = init_random(config, 0.02, device);
     let settings = AdamSettings::default();
-    let mut optim = settings.to_burn().init::<B, Llama<B>>();
+    let mut optim = settings.optimizer::<B, Llama<B>>();
     let mut times = Vec::with_capacity(steps);
     for step in 0..=steps {
         let data = random_batch(config.vocab_size, batch, seq_len, &mut rng);

@@ -47,5 +47,6 @@ pub use loss::{per_example_loss, response_losses};
 pub use objective::{LlamaObjective, ObjectiveSettings};
 pub use sft::{LrSchedule, Sft, SftConfig, SftEpochReport, SftState, SftStep, example_losses};
 pub use train::{
-    AdamSettings, LengthGroup, TrainBatch, clip_global_norm, eval_losses, fork, length_groups, sft_step,
+    AdamSettings, HostAdam, LengthGroup, ModelOptimizer, TrainBatch, clip_global_norm, eval_losses, fork,
+    length_groups, sft_step,
 };

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use seal_core::{BilevelModel, MicroBatch, MicroLosses, TokenizedExample};
@@ -14,7 +13,9 @@ use seal_core::{BilevelModel, MicroBatch, MicroLosses, TokenizedExample};
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, LengthGroup, clip_global_norm, fork, grouped_losses, length_groups};
+use crate::train::{
+    AdamSettings, LengthGroup, ModelOptimizer, clip_global_norm, fork, grouped_losses, length_groups,
+};
 
 /// Model optimizer settings of the bilevel loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ impl Default for ObjectiveSettings {
 /// A Llama with its data and optimizer, as the bilevel loop drives it.
 pub struct LlamaObjective<B: AutodiffBackend> {
     model: Option<Llama<B>>,
-    optim: OptimizerAdaptor<Adam, Llama<B>, B>,
+    optim: ModelOptimizer<Llama<B>, B>,
     grads: GradientsAccumulator<Llama<B>>,
     safe: Arc<Vec<TokenizedExample>>,
     ft: Arc<Vec<TokenizedExample>>,
@@ -57,7 +58,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
     ) -> Self {
         Self {
             model: Some(model),
-            optim: settings.adam.to_burn().init(),
+            optim: settings.adam.optimizer(),
             grads: GradientsAccumulator::new(),
             safe: Arc::new(safe),
             ft: Arc::new(ft),
@@ -98,7 +99,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         let model = self.model.take().expect("the model is only taken inside apply");
         let model = crate::checkpoint::load_module(model, &dir.join("model.mpk"), device)?;
         self.model = Some(model);
-        let optim = std::mem::replace(&mut self.optim, self.settings.adam.to_burn().init());
+        let optim = std::mem::replace(&mut self.optim, self.settings.adam.optimizer());
         self.optim =
             crate::checkpoint::load_optimizer::<B, Llama<B>, _>(optim, &dir.join("optimizer.mpk"), device)?;
         Ok(())
@@ -212,7 +213,7 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
     fn fork(&self) -> Result<Self> {
         Ok(Self {
             model: Some(fork(self.model())),
-            optim: self.settings.adam.to_burn().init(),
+            optim: self.settings.adam.optimizer(),
             grads: GradientsAccumulator::new(),
             safe: Arc::clone(&self.safe),
             ft: Arc::clone(&self.ft),

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use seal_core::TokenizedExample;
@@ -21,7 +20,7 @@ use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, clip_global_norm, grouped_losses, length_groups};
+use crate::train::{AdamSettings, ModelOptimizer, clip_global_norm, grouped_losses, length_groups};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,7 +184,7 @@ pub struct SftState {
 pub struct Sft<B: AutodiffBackend> {
     config: SftConfig,
     model: Option<Llama<B>>,
-    optim: OptimizerAdaptor<Adam, Llama<B>, B>,
+    optim: ModelOptimizer<Llama<B>, B>,
     data: Vec<TokenizedExample>,
     state: SftState,
 }
@@ -216,7 +215,7 @@ impl<B: AutodiffBackend> Sft<B> {
             )));
         }
         Ok(Self {
-            optim: config.adam.to_burn().init(),
+            optim: config.adam.optimizer(),
             config,
             model: Some(model),
             data,

@@ -2,7 +2,8 @@
 //! by `seal bench train-step` and the fine-tuning stage.
 
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, AdamConfig, AdamState, GradientsParams, LearningRate, Optimizer, SimpleOptimizer};
 use burn::tensor::ElementConversion;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -10,6 +11,7 @@ use seal_core::TokenizedExample;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::fused::{self, AdamConstants};
 use crate::llama::model::{Llama, TokenBatch};
 use crate::loss::response_losses;
 
@@ -46,6 +48,57 @@ impl AdamSettings {
             .with_beta_1(self.beta1)
             .with_beta_2(self.beta2)
             .with_epsilon(self.epsilon)
+    }
+
+    /// The model optimizer with these settings, for module `M` on backend `B`.
+    pub fn optimizer<B: AutodiffBackend, M: AutodiffModule<B>>(&self) -> ModelOptimizer<M, B> {
+        OptimizerAdaptor::from(self.host_adam())
+    }
+
+    /// The per-parameter rule of [`optimizer`](Self::optimizer).
+    pub fn host_adam(&self) -> HostAdam {
+        HostAdam {
+            constants: AdamConstants {
+                beta_1: self.beta1,
+                beta_2: self.beta2,
+                epsilon: self.epsilon,
+            },
+            burn: self.to_burn().build(),
+        }
+    }
+}
+
+/// The optimizer every model trainer steps: Adam on each trainable parameter of `M`.
+pub type ModelOptimizer<M, B> = OptimizerAdaptor<HostAdam, M, B>;
+
+/// Burn's Adam with the CPU backend's step done in one pass over host slices
+/// (`fused::adam_step`), with the same numbers and the same state, so its records are Burn
+/// Adam's records: checkpoints written before it load into it and the other way round. Other
+/// backends run Burn's Adam itself.
+#[derive(Clone)]
+pub struct HostAdam {
+    constants: AdamConstants,
+    burn: Adam,
+}
+
+impl<B: Backend> SimpleOptimizer<B> for HostAdam {
+    type State<const D: usize> = AdamState<B, D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<B, D>, Option<Self::State<D>>) {
+        match fused::adam_step(self.constants, lr, tensor, grad, state) {
+            Ok((tensor, state)) => (tensor, Some(state)),
+            Err((tensor, grad, state)) => SimpleOptimizer::<B>::step(&self.burn, lr, tensor, grad, state),
+        }
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &B::Device) -> Self::State<D> {
+        <Adam as SimpleOptimizer<B>>::to_device(state, device)
     }
 }
 

@@ -572,7 +572,7 @@ pub fn train_reward_judge_with(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let mut optim = settings.adam.to_burn().init::<CpuTrain, RewardModel<CpuTrain>>();
+    let mut optim = settings.adam.optimizer::<CpuTrain, RewardModel<CpuTrain>>();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     let mut report = RewardTrainReport {

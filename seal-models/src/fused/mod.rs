@@ -15,7 +15,8 @@
 //! - [`rms_norm`], [`swiglu`] and [`rope`]: RMSNorm, SwiGLU's gate and rotary embeddings, on
 //!   host kernels for the CPU backend (`rms_norm.rs`, `swiglu.rs`, `rope.rs`).
 //!
-//! Each module's doc says what it saves for backward.
+//! Each module's doc says what it saves for backward. One more, [`adam_step`], is no graph op:
+//! Adam's update of a parameter in one pass over host slices (`adam.rs`).
 //!
 //! The model is generic over Burn's `Backend`, and a custom backward exists only for the
 //! concrete `Autodiff<Inner>` types. Burn's own extension pattern (a backend trait of our own
@@ -23,6 +24,7 @@
 //! `#[derive(Module)]` generates for them, so the dispatch is by type instead: [`cast`] moves
 //! a value to the concrete type when (and only when) it is that type.
 
+pub(crate) mod adam;
 pub(crate) mod attention;
 mod gemm;
 pub(crate) mod linear;
@@ -36,10 +38,12 @@ mod vexp;
 use std::any::Any;
 
 use burn::backend::Autodiff;
+use burn::optim::AdamState;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 
+pub use adam::AdamConstants;
 pub use attention::AttentionMask;
 pub use lm_loss::HeadLayout;
 pub use rope::RopeAngles;
@@ -165,6 +169,22 @@ pub fn reshape<B: Backend, const D1: usize, const D2: usize>(
     match cast::<_, Tensor<Cpu, D1>>(x) {
         Ok(x) => same(reshape::cpu(x, shape)),
         Err(x) => x.reshape(shape),
+    }
+}
+
+/// One Adam step of a parameter (see `adam.rs`): on the CPU backend one pass over host slices
+/// on the rayon pool, bit for bit Burn's Adam; `Err` gives the inputs back on any other backend.
+#[allow(clippy::type_complexity)]
+pub fn adam_step<B: Backend, const D: usize>(
+    constants: AdamConstants,
+    lr: f64,
+    param: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    state: Option<AdamState<B, D>>,
+) -> Result<(Tensor<B, D>, AdamState<B, D>), (Tensor<B, D>, Tensor<B, D>, Option<AdamState<B, D>>)> {
+    match cast::<_, (Tensor<Cpu, D>, Tensor<Cpu, D>, Option<AdamState<Cpu, D>>)>((param, grad, state)) {
+        Ok((param, grad, state)) => Ok(same(adam::cpu_step(constants, lr, param, grad, state))),
+        Err(args) => Err(args),
     }
 }
 

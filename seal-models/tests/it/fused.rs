@@ -602,3 +602,27 @@ fn fused_reshape_gives_burns_values_and_gradients_bit_for_bit() {
     let want = host(t.clone().reshape([a * c, b]));
     assert_eq!(host(fused::reshape::<Cpu, 3, 2>(t, [a * c, b])), want);
 }
+
+#[test]
+fn host_adam_steps_bit_for_bit_as_burns_adam_from_the_first_step() {
+    use burn::optim::SimpleOptimizer;
+    use seal_models::AdamSettings;
+    let settings = AdamSettings::default();
+    let (ours, burns) = (settings.host_adam(), settings.to_burn().build());
+    // More elements than one parallel block, so the split is exercised too.
+    let shape = [3, 40_000];
+    let mut p = (tensor::<Cpu, 2>(&random::<Cpu, 2>(shape, 91), shape), None);
+    let mut q = (p.0.clone(), None);
+    for (step, lr) in [1e-3, 5e-4, 2e-3].into_iter().enumerate() {
+        let g = tensor::<Cpu, 2>(&random::<Cpu, 2>(shape, 92 + step as u64), shape);
+        let (tp, sp) = SimpleOptimizer::<Cpu>::step(&ours, lr, p.0, g.clone(), p.1);
+        let (tq, sq) = SimpleOptimizer::<Cpu>::step(&burns, lr, q.0, g, q.1);
+        let (mp, mq) = (sp.clone().unwrap().momentum, sq.clone().unwrap().momentum);
+        assert_eq!(mp.time, mq.time, "step {step}: time");
+        assert_eq!(host(mp.moment_1), host(mq.moment_1), "step {step}: first moment");
+        assert_eq!(host(mp.moment_2), host(mq.moment_2), "step {step}: second moment");
+        assert_eq!(host(tp.clone()), host(tq.clone()), "step {step}: parameter");
+        p = (tp, sp);
+        q = (tq, sq);
+    }
+}
