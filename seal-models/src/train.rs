@@ -11,7 +11,7 @@ use seal_core::TokenizedExample;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::fused::{self, AdamConstants};
+use crate::fused;
 use crate::llama::model::{Llama, TokenBatch};
 use crate::loss::response_losses;
 
@@ -58,11 +58,7 @@ impl AdamSettings {
     /// The per-parameter rule of [`optimizer`](Self::optimizer).
     pub fn host_adam(&self) -> HostAdam {
         HostAdam {
-            constants: AdamConstants {
-                beta_1: self.beta1,
-                beta_2: self.beta2,
-                epsilon: self.epsilon,
-            },
+            settings: self.clone(),
             burn: self.to_burn().build(),
         }
     }
@@ -77,7 +73,7 @@ pub type ModelOptimizer<M, B> = OptimizerAdaptor<HostAdam, M, B>;
 /// backends run Burn's Adam itself.
 #[derive(Clone)]
 pub struct HostAdam {
-    constants: AdamConstants,
+    settings: AdamSettings,
     burn: Adam,
 }
 
@@ -91,7 +87,7 @@ impl<B: Backend> SimpleOptimizer<B> for HostAdam {
         grad: Tensor<B, D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
-        match fused::adam_step(self.constants, lr, tensor, grad, state) {
+        match fused::adam_step(&self.settings, lr, tensor, grad, state) {
             Ok((tensor, state)) => (tensor, Some(state)),
             Err((tensor, grad, state)) => SimpleOptimizer::<B>::step(&self.burn, lr, tensor, grad, state),
         }

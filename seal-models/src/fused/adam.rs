@@ -10,47 +10,27 @@
 //! optimizer step is outside the graph.
 
 use burn::optim::{AdamState, AdaptiveMomentumState};
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{from_host, to_host};
+use super::{host_to_tensor as tensor, tensor_to_host as host};
 use crate::backend::Cpu;
-
-/// Adam's constants (no weight decay, no AMSGrad: the settings seal trains with).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamConstants {
-    /// β₁.
-    pub beta_1: f32,
-    /// β₂.
-    pub beta_2: f32,
-    /// ε.
-    pub epsilon: f32,
-}
+use crate::train::AdamSettings;
 
 /// Elements per parallel block: large enough that a block's set-up is noise.
 const BLOCK: usize = 1 << 15;
 
-fn host<const D: usize>(t: Tensor<Cpu, D>) -> Vec<f32> {
-    to_host::<D>(t.into_primitive().tensor())
-}
-
-fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<Cpu, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(data, shape)))
-}
-
-/// One Adam step of `param` with gradient `grad`: the updated parameter and moments.
+/// One Adam step of `param` with gradient `grad` (β, ε of `settings`; its `lr` is the schedule's
+/// business, so `lr` is given): the updated parameter and moments. No weight decay, no AMSGrad,
+/// as seal trains.
 pub(crate) fn cpu_step<const D: usize>(
-    constants: AdamConstants,
+    settings: &AdamSettings,
     lr: f64,
     param: Tensor<Cpu, D>,
     grad: Tensor<Cpu, D>,
     state: Option<AdamState<Cpu, D>>,
 ) -> (Tensor<Cpu, D>, AdamState<Cpu, D>) {
-    let AdamConstants {
-        beta_1,
-        beta_2,
-        epsilon,
-    } = constants;
+    let (beta_1, beta_2, epsilon) = (settings.beta1, settings.beta2, settings.epsilon);
     let shape = param.dims();
     let mut param = host(param);
     let grad = host(grad);

@@ -32,7 +32,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::gemm::{View, matmul};
-use super::{from_host, to_host, vexp};
+use super::{from_host, tensor_to_host as host, to_host, vexp};
 use crate::backend::Cpu;
 
 /// Query rows per tile: a tile's scores (`TILE x seq_len` floats) stay in the L2 cache.
@@ -448,8 +448,4 @@ pub(crate) fn cpu_train(
         OpsKind::UnTracked(prep) => prep.finish(from_host(out, shape)),
     };
     Tensor::from_primitive(TensorPrimitive::Float(out))
-}
-
-fn host(t: Tensor<Cpu, 4>) -> Vec<f32> {
-    to_host::<4>(t.into_primitive().tensor())
 }

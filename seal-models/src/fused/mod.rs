@@ -43,12 +43,12 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 
-pub use adam::AdamConstants;
 pub use attention::AttentionMask;
 pub use lm_loss::HeadLayout;
 pub use rope::RopeAngles;
 
 use crate::backend::Cpu;
+use crate::train::AdamSettings;
 
 /// `x` as a `U` if `T` is `U`, else `x` back.
 fn cast<T: 'static, U: 'static>(x: T) -> Result<U, T> {
@@ -99,6 +99,16 @@ fn to_host<const D: usize>(t: FloatTensor<Cpu>) -> Vec<f32> {
         .into_data()
         .into_vec::<f32>()
         .expect("the CPU backend's float tensors are f32")
+}
+
+/// [`to_host`] of a CPU tensor.
+fn tensor_to_host<const D: usize>(t: Tensor<Cpu, D>) -> Vec<f32> {
+    to_host::<D>(t.into_primitive().tensor())
+}
+
+/// [`from_host`] as a CPU tensor.
+fn host_to_tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<Cpu, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(from_host(data, shape)))
 }
 
 /// Row-major elements as a CPU float primitive.
@@ -176,14 +186,14 @@ pub fn reshape<B: Backend, const D1: usize, const D2: usize>(
 /// on the rayon pool, bit for bit Burn's Adam; `Err` gives the inputs back on any other backend.
 #[allow(clippy::type_complexity)]
 pub fn adam_step<B: Backend, const D: usize>(
-    constants: AdamConstants,
+    settings: &AdamSettings,
     lr: f64,
     param: Tensor<B, D>,
     grad: Tensor<B, D>,
     state: Option<AdamState<B, D>>,
 ) -> Result<(Tensor<B, D>, AdamState<B, D>), (Tensor<B, D>, Tensor<B, D>, Option<AdamState<B, D>>)> {
     match cast::<_, (Tensor<Cpu, D>, Tensor<Cpu, D>, Option<AdamState<Cpu, D>>)>((param, grad, state)) {
-        Ok((param, grad, state)) => Ok(same(adam::cpu_step(constants, lr, param, grad, state))),
+        Ok((param, grad, state)) => Ok(same(adam::cpu_step(settings, lr, param, grad, state))),
         Err(args) => Err(args),
     }
 }
