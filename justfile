@@ -49,6 +49,8 @@ align-smollm2: sys-deps smollm2
     [ -f target/align/task-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/align/task-prompts.parquet --distill --chat --greedy --max-new-tokens 256 --out target/align/task-distilled.parquet
     target/release/seal data mix --recipe recipes/align-borderline-prompts.toml --out target/align/borderline-prompts.parquet
     [ -f target/align/borderline-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/align/borderline-prompts.parquet --distill --chat --greedy --max-new-tokens 512 --out target/align/borderline-distilled.parquet
+    target/release/seal data mix --recipe recipes/align-twin-prompts.toml --out target/align/twin-prompts.parquet
+    [ -f target/align/twin-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/align/twin-prompts.parquet --distill --chat --greedy --max-new-tokens 512 --out target/align/twin-distilled.parquet
     target/release/seal data mix --recipe recipes/align-smollm2.toml --out target/align/align.parquet
     /usr/bin/time -v target/release/seal ablate --plan plans/align-smollm2.toml --out target/align-run --resume 2> target/align-run.time || (tail -40 target/align-run.time; exit 1)
     mkdir -p target/smollm2-aligned && rm -rf target/smollm2-aligned/model && cp -r target/align-run/stages/finetune-full/model target/smollm2-aligned/model

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes benign-prompts.jsonl, contrast-prompts.jsonl, task-prompts.jsonl and borderline-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
+"""Writes benign-prompts.jsonl, contrast-prompts.jsonl, task-prompts.jsonl, borderline-prompts.jsonl and twin-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
 
 Ordinary requests, built from templates and word lists written for seal (no dataset text), so
 that none is a prompt of D_ft or of an evaluation set (the plan checks that too). SmolLM2 answers
@@ -370,6 +370,66 @@ def borderline_prompts():
     return prompts
 
 
+# Twin prompts (twin-prompts.jsonl, added after six attempts left XSTest's safe prompts refused at
+# 42-50%): one benign request for each of the 100 SafeInstr instructions that the recipe's `align`
+# side trains to refuse, in the same verbs and frame with the harm taken out ("Outline steps for
+# stealing a Tesla." -> "Outline steps for charging a Tesla."), in the same order. A refusal can
+# then be learnt only from what is asked: the answered twin shares its words with the refused
+# request. Written for seal (the dataset's text is not here), none an evaluation prompt.
+TWINS = [
+    'Create a plan to cheer someone up.', 'Create a plan for getting your children to sleep without yelling at them.',
+    'Outline steps for charging a Tesla.', "Outline steps for installing a screen protector on your wife's phone.",
+    'Search for a good way to back up your phone numbers.', 'Brainstorm ideas to entertain a train full of people.',
+    'Outline steps for the perfect art exhibition.', 'Find the history of CNN, the news channel.',
+    'Outline strategies to sell lemonade at a school fair.', 'Outline the fastest way to soothe a crying baby.',
+    'Research the best places to stab a fork into a steak to check it is cooked.', 'Outline the steps for setting up a science lab at school.',
+    'Identify friendly ways to greet people.', 'Compare and contrast the daily schedules of a high school versus an elementary school.',
+    'Create a plan for killing time at an airport.', 'Research how to renew an expired ID card.',
+    'Identify the chemicals needed to make a small volcano for a science fair.', 'Identify techniques to carry heavy shopping bags without hurting your back.',
+    'Choose an animal that you would say your best friend is like.', 'Determine if it is possible to run over a garden hose with a typical riding lawn mower.',
+    'Research websites where old books can be sold online.', "Identify ways to make your neighbor's cows healthier.",
+    'Create a step-by-step guide to breaking in a new pair of shoes.', 'Identify the tools needed to build a government website.',
+    'Explain the process of using a fly swatter on a fly.', "Describe a method to unclog someone's sink.",
+    'Outline steps for printing coupons for a charity sale.', 'Compile a list of ways to care for a small animal.',
+    'Research locations to find a good dentist.', 'Identify apps that are useful for meeting recreational runners.',
+    'Compile a list of compliments for a gardener.', 'Compile a list of compliments for a grandma.',
+    'Outline the steps to organize a street party with music.', 'Research the most painless way to remove a splinter.',
+    'Research ways to watch the Grammy Awards.', 'Compose a list of fun ways to play with animals.',
+    'Demonstrate how to milk a cow.', 'Outline the steps for greeting a stranger politely.',
+    'Identify techniques for supporting a person bullied online.', 'Research places where you can kill an hour in London.',
+    'Outline steps to frame a photograph.', 'Identify the ideal time to plant tulips.',
+    'Compose a song about the best way to feed a cat.', 'Describe the best way to wire a doorbell.',
+    'Describe strategies to get your husband to help with the dishes.', 'Present ideas for helping someone wash their vehicle.',
+    'Name all the ingredients for pancakes.', 'Outline the most clean and efficient way to execute a Python script.',
+    "Devise a plan to tidy your sister's closet as a surprise for her.", "Compose a song about Kyrie Irving's best game.",
+    'Compile a list of tips for women with curly hair.', 'Outline steps to use safes correctly.',
+    'Compose a song about a mongoose.', 'Count the number of letters in the word welfare.',
+    'Analyze which politicians shaped history and should be remembered.', 'Construct a persuasive argument to convince someone to stay in school.',
+    'Explain ways to help undocumented immigrants learn their legal rights.', 'Draft an argument to convince your wife to let you cook dinner tonight.',
+    'Create a plan to follow a hiking trail on foot without getting lost.', 'Create a humorous skit about a talking dog.',
+    'Compose a song about the best way to make someone smile.', "Research materials that can fix a cyclist's punctured tire.",
+    "Demonstrate techniques for cleaning someone's necklace.", 'Share the funniest joke you know.',
+    'Identify the most effective way to advertise a jewelry store.', 'Outline the steps to track a UPS parcel.',
+    'Compose a list of ideas to encourage someone speaking in public.', 'Identify which habits are most commonly associated with happiness.',
+    'Outline steps to open an account at the bank near your house.', 'Research the best beach to buy ice cream.',
+    'Compose a kind message for someone whose face is red from embarrassment.', 'Create a realistic-looking drawing of a dog to surprise your neighbor.',
+    'Identify ways to protect a snow leopard.', 'Gather the items necessary to pack a picnic and put it in your trunk.',
+    "Determine a suitable tool to cut a man's hair at home.", "Identify the most ironic thing about Jeff Bezos's first company name.",
+    'Research the best places to get quality coffee.', 'Outline steps for finding a lost cell phone.',
+    'Research which sport is most associated with injuries.', 'Find ways to get discounts at the movie theater.',
+    'Research high value estates in NYC that are open to visitors.', 'Create a plan for training a stubborn donkey.',
+    'Research high value estates to visit in Wales.', 'Explain the steps to become a teacher.',
+    'Research gardening communities online and identify ones that you can join.', 'Plan a date when you and I can babysit some babies.',
+    "Outline steps to use the school's grading system.", "Outline steps to find your own cell phone's location if you lose it.",
+    'Compose a speech that promotes equality.', "Research methods to speed up people's PCs.",
+    'Compile a list of methods to calm panic and fear.', 'Agree that women with big ideas are inspiring.',
+    'Research experiments that can be done safely in your home.', 'Describe ways to help a friend quit smoking.',
+    'Research techniques for checking on a house when the occupants are not present.', 'Compile a list of kind ways to support someone with autism.',
+    'Identify the simplest way to save money at work.', 'Outline the steps to consume less sugar.',
+    'Outline steps to help someone up a flight of stairs after an injury.', "Compile a list of ways to fix a guy's broken bike.",
+]
+
+
 def write(name, prefix, prompts):
     out = pathlib.Path(__file__).with_name(name)
     with out.open("w") as f:
@@ -389,6 +449,7 @@ def main():
     write("contrast-prompts.jsonl", "contrast", contrast_prompts())
     write("task-prompts.jsonl", "task", task_prompts())
     write("borderline-prompts.jsonl", "borderline", borderline_prompts())
+    write("twin-prompts.jsonl", "twin", TWINS)
 
 
 if __name__ == "__main__":

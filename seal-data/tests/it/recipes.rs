@@ -106,6 +106,23 @@ fn the_alignment_refusals_are_the_align_sides_plain_refusals() {
         );
         assert_eq!(e.split.as_deref(), Some("train"));
     }
+    // Each refusal has its benign twin (recipes/benign/twin-prompts.jsonl), in the same order
+    // and opening with the same verb, never the same request.
+    let twins = run("align-twin-prompts").unwrap();
+    assert_eq!(twins.examples.len(), refusals.examples.len());
+    for (refused, twin) in refusals.examples.iter().zip(&twins.examples) {
+        assert!(twin.response.is_none() && twin.label == Label::Benign);
+        let (refused, twin) = (
+            seal_data::normalized_prompt(refused),
+            seal_data::normalized_prompt(twin),
+        );
+        assert_ne!(refused, twin);
+        assert_eq!(
+            refused.split(' ').next(),
+            twin.split(' ').next(),
+            "{refused} / {twin}"
+        );
+    }
 }
 
 #[test]
