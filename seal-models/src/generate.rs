@@ -96,37 +96,42 @@ pub fn generate<B: Backend>(
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut cache = model.new_cache(rows);
     let mut outputs: Vec<Vec<u32>> = vec![Vec::new(); rows];
-    let mut done = vec![false; rows];
     // Tokens each row has seen (for the repetition penalty): its prompt, then what it generated.
     let mut seen: Vec<Vec<u32>> = prompts.to_vec();
+    // The prompt of each row still decoding, ascending. A row that stops leaves the batch and
+    // its cache, so the later steps compute only the others (a batch's answers differ widely in
+    // length). Rows are visited in prompt order either way, so sampling draws from `rng` in the
+    // same order as if every row stayed.
+    let mut active: Vec<usize> = (0..rows).collect();
 
     let mut step_batch = TokenBatch::left_padded(prompts, pad_id);
     for _ in 0..config.max_new_tokens {
-        let logits = model.forward_cached_last(&step_batch, &mut cache)?; // [rows, 1, vocab]
+        let logits = model.forward_cached_last(&step_batch, &mut cache)?; // [active, 1, vocab]
         let vocab = logits.dims()[2];
-        let host = logits_to_host(logits.reshape([rows, vocab]));
-        let mut next = Vec::with_capacity(rows);
-        for row in 0..rows {
-            let mut row_logits = host[row * vocab..(row + 1) * vocab].to_vec();
-            let token = if done[row] {
-                pad_id
-            } else {
-                pick_token(&mut row_logits, &seen[row], config, &mut rng)
-            };
-            if !done[row] {
-                outputs[row].push(token);
-                seen[row].push(token);
-                done[row] = stop_ids.contains(&token);
+        let host = logits_to_host(logits.reshape([active.len(), vocab]));
+        let mut next = Vec::with_capacity(active.len());
+        let mut keep = Vec::with_capacity(active.len());
+        for (i, &row) in active.iter().enumerate() {
+            let mut row_logits = host[i * vocab..(i + 1) * vocab].to_vec();
+            let token = pick_token(&mut row_logits, &seen[row], config, &mut rng);
+            outputs[row].push(token);
+            seen[row].push(token);
+            if !stop_ids.contains(&token) {
+                keep.push(i);
+                next.push(token);
             }
-            next.push(token);
         }
-        if done.iter().all(|&d| d) {
+        if keep.is_empty() {
             break;
+        }
+        if keep.len() < active.len() {
+            cache.retain_rows(&keep);
+            active = keep.iter().map(|&i| active[i]).collect();
         }
         step_batch = TokenBatch {
             input_ids: next,
-            attention_mask: vec![1; rows],
-            batch: rows,
+            attention_mask: vec![1; active.len()],
+            batch: active.len(),
             seq_len: 1,
         };
     }

@@ -59,6 +59,9 @@ pub(crate) struct Dims {
     pub seq_len: usize,
     /// Keys per row (`past_len + seq_len`).
     pub total: usize,
+    /// Key positions each batch row of k and v is allotted in storage (`total`, except in a
+    /// host KV cache, which reserves room to grow: see `HostKv`).
+    pub kv_capacity: usize,
     pub head_dim: usize,
 }
 
@@ -73,6 +76,10 @@ impl Dims {
     /// Floats of one batch row of k (or v).
     fn kv_row(&self) -> usize {
         self.total * self.kv_heads * self.head_dim
+    }
+    /// Floats from one batch row of k (or v) in storage to the next.
+    fn kv_stride(&self) -> usize {
+        self.kv_capacity * self.kv_heads * self.head_dim
     }
     /// Query head `head`'s `[seq_len, head_dim]` rows inside one batch row of q.
     fn q_view<'a>(&self, q: &'a [f32], head: usize) -> View<'a> {
@@ -144,8 +151,8 @@ pub(crate) fn forward_host(
                 total: dims.total,
             };
             let q = &q[row * dims.q_row()..(row + 1) * dims.q_row()];
-            let k = &k[row * dims.kv_row()..(row + 1) * dims.kv_row()];
-            let v = &v[row * dims.kv_row()..(row + 1) * dims.kv_row()];
+            let k = &k[row * dims.kv_stride()..][..dims.kv_row()];
+            let v = &v[row * dims.kv_stride()..][..dims.kv_row()];
             let mut scores = vec![0.0f32; TILE * dims.total];
             for head in 0..h {
                 let g = head / dims.n_rep();
@@ -366,6 +373,7 @@ fn dims_of(q: [usize; 4], k: [usize; 4]) -> Dims {
         seq_len: q[1],
         heads: q[2],
         total: k[1],
+        kv_capacity: k[1],
         kv_heads: k[2],
         head_dim: q[3],
     }
@@ -387,19 +395,25 @@ pub(crate) fn cpu(
     Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
 }
 
-/// Inference against a host KV cache: `[batch, seq, heads, d]` queries against `total` cached
-/// positions of `[batch, total, kv_heads, d]` keys and values (see `HostKv`).
+/// Inference against a host KV cache: `[batch, seq, heads, d]` queries against the first
+/// `total` of `capacity` positions of `[batch, capacity, kv_heads, d]` keys and values (see
+/// `HostKv`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn cpu_host_kv(
     q: Tensor<Cpu, 4>,
     k: &[f32],
     v: &[f32],
     total: usize,
+    capacity: usize,
     mask: &AttentionMask,
     scale: f32,
 ) -> Tensor<Cpu, 4> {
     let shape = q.dims();
-    let kv_heads = k.len() / (shape[0] * total * shape[3]).max(1);
-    let dims = dims_of(shape, [shape[0], total, kv_heads, shape[3]]);
+    let kv_heads = k.len() / (shape[0] * capacity * shape[3]).max(1);
+    let dims = Dims {
+        kv_capacity: capacity,
+        ..dims_of(shape, [shape[0], total, kv_heads, shape[3]])
+    };
     let (out, _) = forward_host(dims, mask, scale, &host(q), k, v);
     Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
 }

@@ -198,32 +198,77 @@ pub fn adam_step<B: Backend, const D: usize>(
     }
 }
 
-/// Keys and values of one layer's KV cache kept on the host, `[batch, total, kv_heads,
-/// head_dim]` row-major: the CPU inference path of [`attention_cached`] reads them in place
-/// instead of copying a Burn tensor of the whole cache to the host at every decoding step.
+/// Keys and values of one layer's KV cache kept on the host, `[batch, capacity, kv_heads,
+/// head_dim]` row-major, of which each row's first `total` positions are filled: the CPU
+/// inference path of [`attention_cached`] reads them in place instead of copying a Burn tensor
+/// of the whole cache to the host at every decoding step. Each row has room to grow, doubled
+/// when it runs out, so a decoding step writes only its new positions (re-copying the whole
+/// cache at every token made decoding quadratic in memory traffic).
 #[derive(Debug, Clone, Default)]
 pub struct HostKv {
     k: Vec<f32>,
     v: Vec<f32>,
+    batch: usize,
     total: usize,
+    capacity: usize,
+    /// Floats per position (`kv_heads * head_dim`).
+    width: usize,
 }
 
 impl HostKv {
     /// Appends `seq` new positions per row (`k_new`, `v_new`: `[batch, seq, kv, d]`), each row's
     /// new block after its old one.
     fn append(&mut self, k_new: &[f32], v_new: &[f32], batch: usize, seq: usize) {
-        let grow = |old: &[f32], new: &[f32]| -> Vec<f32> {
-            let (old_row, new_row) = (old.len() / batch.max(1), new.len() / batch.max(1));
-            let mut out = Vec::with_capacity(old.len() + new.len());
-            for row in 0..batch {
-                out.extend_from_slice(&old[row * old_row..(row + 1) * old_row]);
-                out.extend_from_slice(&new[row * new_row..(row + 1) * new_row]);
+        let width = k_new.len() / (batch * seq).max(1);
+        if self.total == 0 {
+            (self.batch, self.width, self.capacity) = (batch, width, 0);
+        }
+        debug_assert_eq!(
+            (self.batch, self.width),
+            (batch, width),
+            "HostKv: batch or width changed"
+        );
+        if self.total + seq > self.capacity {
+            self.reserve((self.total + seq).max(2 * self.capacity));
+        }
+        let (row, block) = (self.capacity * width, seq * width);
+        let at = self.total * width;
+        for r in 0..batch {
+            let dst = r * row + at;
+            self.k[dst..dst + block].copy_from_slice(&k_new[r * block..(r + 1) * block]);
+            self.v[dst..dst + block].copy_from_slice(&v_new[r * block..(r + 1) * block]);
+        }
+        self.total += seq;
+    }
+
+    /// Moves every row's filled positions into rows of `capacity` positions.
+    fn reserve(&mut self, capacity: usize) {
+        let (width, filled) = (self.width, self.total * self.width);
+        let (old_row, new_row) = (self.capacity * width, capacity * width);
+        let grow = |old: &[f32]| -> Vec<f32> {
+            let mut out = vec![0.0; self.batch * new_row];
+            for r in 0..self.batch {
+                out[r * new_row..r * new_row + filled]
+                    .copy_from_slice(&old[r * old_row..r * old_row + filled]);
             }
             out
         };
-        self.k = grow(&self.k, k_new);
-        self.v = grow(&self.v, v_new);
-        self.total += seq;
+        (self.k, self.v) = (grow(&self.k), grow(&self.v));
+        self.capacity = capacity;
+    }
+
+    /// Keeps only the rows `keep` (ascending indices into the current rows), in that order.
+    pub(crate) fn retain_rows(&mut self, keep: &[usize]) {
+        let row = self.capacity * self.width;
+        let pick = |old: &[f32]| -> Vec<f32> {
+            let mut out = Vec::with_capacity(keep.len() * row);
+            for &r in keep {
+                out.extend_from_slice(&old[r * row..(r + 1) * row]);
+            }
+            out
+        };
+        (self.k, self.v) = (pick(&self.k), pick(&self.v));
+        self.batch = keep.len();
     }
 }
 
@@ -251,6 +296,7 @@ pub fn attention_cached<B: Backend>(
                 &cache.k,
                 &cache.v,
                 cache.total,
+                cache.capacity,
                 mask,
                 scale,
             )))

@@ -1,7 +1,7 @@
 //! The key/value cache of incremental decoding: per layer, the rotated keys and the values of
 //! every token seen so far, plus the padding mask and next position of each row.
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 /// Keys and values of one layer, `[batch, kv_heads, len, head_dim]` each.
 #[derive(Debug, Default)]
@@ -28,6 +28,16 @@ impl<B: Backend> LayerCache<B> {
         };
         self.kv = Some((k.clone(), v.clone()));
         (k, v)
+    }
+
+    /// Keeps only the rows `keep` (ascending), in that order.
+    fn retain_rows(&mut self, keep: &[usize]) {
+        if let Some((k, v)) = self.kv.take() {
+            let rows: Vec<i64> = keep.iter().map(|&r| r as i64).collect();
+            let index = Tensor::<B, 1, Int>::from_data(TensorData::new(rows, [keep.len()]), &k.device());
+            self.kv = Some((k.select(0, index.clone()), v.select(0, index)));
+        }
+        self.host.retain_rows(keep);
     }
 
     /// The host cache of the fused CPU inference path.
@@ -72,6 +82,28 @@ impl<B: Backend> KvCache<B> {
     /// Whether nothing is cached yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Keeps only the rows `keep` (ascending indices into the current rows), in that order:
+    /// decoding drops the rows that have finished, so that later steps compute only the
+    /// others. Each remaining row's keys, values, mask and position are unchanged.
+    ///
+    /// # Panics
+    /// If `keep` is not ascending or names a row the cache does not have.
+    pub fn retain_rows(&mut self, keep: &[usize]) {
+        assert!(
+            keep.windows(2).all(|w| w[0] < w[1]) && keep.last().is_none_or(|&r| r < self.batch()),
+            "retain_rows: {keep:?} is not an ascending subset of {} rows",
+            self.batch()
+        );
+        for layer in &mut self.layers {
+            layer.retain_rows(keep);
+        }
+        self.key_mask = keep
+            .iter()
+            .map(|&r| std::mem::take(&mut self.key_mask[r]))
+            .collect();
+        self.next_positions = keep.iter().map(|&r| self.next_positions[r]).collect();
     }
 
     pub(crate) fn key_mask(&self) -> &[Vec<u8>] {

@@ -132,3 +132,57 @@ fn response_losses_have_the_same_gradients_as_full_logits() {
     // f32 summation order differs (rows vs full logits): 1e-6 seen.
     assert!(diff <= 1e-5, "embedding gradients differ by {diff}");
 }
+
+#[test]
+fn rows_that_stop_leave_the_batch_without_changing_the_others() {
+    // Decoding drops a row from the batch and the cache once it emits a stop token. Greedy,
+    // every other row must decode exactly as if it had stayed: each output is the unstopped
+    // output cut after its first stop token.
+    let device = cpu_device();
+    let loaded = load_llama::<Cpu>(&fixture("tiny-llama"), &device).unwrap();
+    let prompts: Vec<Vec<u32>> = vec![
+        vec![5, 9, 14],
+        vec![3],
+        vec![8, 2, 11, 4, 7, 1],
+        vec![12, 6],
+        vec![10, 13, 5, 2],
+    ];
+    let greedy = SamplingConfig::greedy(24);
+    let free = generate(&loaded.model, &prompts, &greedy, &[], 0).unwrap();
+    // Stop on tokens the rows reach at different steps.
+    let stops = [free[0][3], free[2][9]];
+    let cut = |tokens: &Vec<u32>| -> Vec<u32> {
+        match tokens.iter().position(|t| stops.contains(t)) {
+            Some(at) => tokens[..=at].to_vec(),
+            None => tokens.clone(),
+        }
+    };
+    let want: Vec<Vec<u32>> = free.iter().map(cut).collect();
+    let lengths: std::collections::BTreeSet<usize> = want.iter().map(Vec::len).collect();
+    assert!(lengths.len() >= 3 && lengths.contains(&24), "{want:?}");
+    assert_eq!(
+        generate(&loaded.model, &prompts, &greedy, &stops, 0).unwrap(),
+        want
+    );
+
+    // Sampled, a stopped row draws no more tokens (as before rows left the batch), so the
+    // others' later draws move on; until the first row stops, every row draws as unstopped,
+    // and the run is seeded.
+    let sampled = SamplingConfig {
+        seed: 7,
+        max_new_tokens: 24,
+        ..SamplingConfig::default()
+    };
+    let free = generate(&loaded.model, &prompts, &sampled, &[], 0).unwrap();
+    let stops = [free[1][4]];
+    let got = generate(&loaded.model, &prompts, &sampled, &stops, 0).unwrap();
+    let first_stop = got.iter().map(Vec::len).min().unwrap();
+    assert!(first_stop < 24, "{got:?}");
+    for (got, free) in got.iter().zip(&free) {
+        assert_eq!(got[..first_stop], free[..first_stop]);
+    }
+    assert_eq!(
+        generate(&loaded.model, &prompts, &sampled, &stops, 0).unwrap(),
+        got
+    );
+}
