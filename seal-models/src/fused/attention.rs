@@ -32,7 +32,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::gemm::{View, matmul};
-use super::{from_host, tensor_to_host as host, to_host, vexp};
+use super::{from_host, host_to_tensor, tensor_to_host as host, to_host, vexp};
 use crate::backend::Cpu;
 
 /// Query rows per tile: a tile's scores (`TILE x seq_len` floats) stay in the L2 cache.
@@ -392,7 +392,7 @@ pub(crate) fn cpu(
     let shape = q.dims();
     let (q, k, v) = (host(q), host(k), host(v));
     let (out, _) = forward_host(dims, mask, scale, &q, &k, &v);
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
+    host_to_tensor(out, shape)
 }
 
 /// Inference against a host KV cache: `[batch, seq, heads, d]` queries against the first
@@ -415,7 +415,7 @@ pub(crate) fn cpu_host_kv(
         ..dims_of(shape, [shape[0], total, kv_heads, shape[3]])
     };
     let (out, _) = forward_host(dims, mask, scale, &host(q), k, v);
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(out, shape)))
+    host_to_tensor(out, shape)
 }
 
 /// Training on the CPU backend: the forward above, recorded with [`AttentionBackward`].

@@ -26,10 +26,10 @@ use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::from_host;
 use super::gemm::{View, par_matmul};
 use super::linear::with_view;
 use super::vexp;
+use super::{from_host, host_to_tensor};
 use crate::backend::Cpu;
 
 /// Logits per chunk (4M floats, 16 MiB): small beside a real model's weights, large enough
@@ -328,7 +328,7 @@ pub(crate) fn cpu(
     match with_host(layout, &h, &w, &ids, |host| host.forward().0) {
         Some(losses) => {
             let rows = losses.len();
-            Tensor::from_primitive(TensorPrimitive::Float(from_host(losses, [rows])))
+            host_to_tensor(losses, [rows])
         }
         None => forward(layout, hidden, weight, targets).0,
     }

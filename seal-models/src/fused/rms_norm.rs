@@ -17,7 +17,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::{from_host, to_host};
+use super::{from_host, host_to_tensor, to_host};
 use crate::backend::Cpu;
 
 /// Rows per parallel block.
@@ -118,7 +118,7 @@ pub(crate) fn cpu(x: Tensor<Cpu, 3>, w: Tensor<Cpu, 1>, eps: f32) -> Tensor<Cpu,
         &to_host::<1>(w.into_primitive().tensor()),
         eps,
     );
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(y, shape)))
+    host_to_tensor(y, shape)
 }
 
 /// Training on the CPU backend, recorded with [`RmsNormBackward`].

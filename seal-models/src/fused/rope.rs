@@ -17,7 +17,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::{from_host, to_host};
+use super::{from_host, host_to_tensor, to_host};
 use crate::backend::Cpu;
 
 /// Cosines and sines per (batch row, position) and frequency: `[batch · seq, head_dim / 2]`.
@@ -74,7 +74,7 @@ pub(crate) fn cpu(x: Tensor<Cpu, 4>, angles: &Arc<RopeAngles>) -> Tensor<Cpu, 4>
     let shape = x.dims();
     let mut data = to_host::<4>(x.into_primitive().tensor());
     rotate(&mut data, angles, shape[2], shape[3], 1.0);
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(data, shape)))
+    host_to_tensor(data, shape)
 }
 
 /// Training on the CPU backend, recorded with [`RopeBackward`].

@@ -15,7 +15,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::vexp::{multiversion, sigmoid};
-use super::{from_host, to_host};
+use super::{from_host, host_to_tensor, to_host};
 use crate::backend::Cpu;
 
 /// Elements per parallel block.
@@ -97,7 +97,7 @@ pub(crate) fn cpu(a: Tensor<Cpu, 3>, b: Tensor<Cpu, 3>) -> Tensor<Cpu, 3> {
         &to_host::<3>(a.into_primitive().tensor()),
         &to_host::<3>(b.into_primitive().tensor()),
     );
-    Tensor::from_primitive(TensorPrimitive::Float(from_host(y, shape)))
+    host_to_tensor(y, shape)
 }
 
 /// Training on the CPU backend, recorded with [`SwigluBackward`].
