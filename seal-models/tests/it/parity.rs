@@ -164,6 +164,12 @@ fn rows_that_stop_leave_the_batch_without_changing_the_others() {
         generate(&loaded.model, &prompts, &greedy, &stops, 0).unwrap(),
         want
     );
+    // The tensor cache (backends without the host one; here the training backend) drops rows too.
+    let train = load_llama::<seal_models::backend::CpuTrain>(&fixture("tiny-llama"), &device).unwrap();
+    assert_eq!(
+        generate(&train.model, &prompts, &greedy, &stops, 0).unwrap(),
+        want
+    );
 
     // Sampled, a stopped row draws no more tokens (as before rows left the batch), so the
     // others' later draws move on; until the first row stops, every row draws as unstopped,
