@@ -108,12 +108,12 @@ pub fn generate<B: Backend>(
     for _ in 0..config.max_new_tokens {
         let logits = model.forward_cached_last(&step_batch, &mut cache)?; // [active, 1, vocab]
         let vocab = logits.dims()[2];
-        let host = logits_to_host(logits.reshape([active.len(), vocab]));
+        let mut host = logits_to_host(logits.reshape([active.len(), vocab]));
         let mut next = Vec::with_capacity(active.len());
         let mut keep = Vec::with_capacity(active.len());
         for (i, &row) in active.iter().enumerate() {
-            let mut row_logits = host[i * vocab..(i + 1) * vocab].to_vec();
-            let token = pick_token(&mut row_logits, &seen[row], config, &mut rng);
+            let row_logits = &mut host[i * vocab..(i + 1) * vocab];
+            let token = pick_token(row_logits, &seen[row], config, &mut rng);
             outputs[row].push(token);
             seen[row].push(token);
             if !stop_ids.contains(&token) {

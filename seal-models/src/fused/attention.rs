@@ -395,26 +395,23 @@ pub(crate) fn cpu(
     host_to_tensor(out, shape)
 }
 
-/// Inference against a host KV cache: `[batch, seq, heads, d]` queries against the first
-/// `total` of `capacity` positions of `[batch, capacity, kv_heads, d]` keys and values (see
-/// `HostKv`).
-#[allow(clippy::too_many_arguments)]
+/// Inference against a host KV cache: `[batch, seq, heads, d]` queries against the filled
+/// positions of the cache's keys and values, read in place (see `HostKv`).
 pub(crate) fn cpu_host_kv(
     q: Tensor<Cpu, 4>,
-    k: &[f32],
-    v: &[f32],
-    total: usize,
-    capacity: usize,
+    cache: &super::HostKv,
     mask: &AttentionMask,
     scale: f32,
 ) -> Tensor<Cpu, 4> {
     let shape = q.dims();
-    let kv_heads = k.len() / (shape[0] * capacity * shape[3]).max(1);
     let dims = Dims {
-        kv_capacity: capacity,
-        ..dims_of(shape, [shape[0], total, kv_heads, shape[3]])
+        kv_capacity: cache.capacity,
+        ..dims_of(
+            shape,
+            [cache.batch, cache.total, cache.width / shape[3], shape[3]],
+        )
     };
-    let (out, _) = forward_host(dims, mask, scale, &host(q), k, v);
+    let (out, _) = forward_host(dims, mask, scale, &host(q), &cache.k, &cache.v);
     host_to_tensor(out, shape)
 }
 

@@ -291,15 +291,7 @@ pub fn attention_cached<B: Backend>(
             let k_new = to_host::<4>(k.into_primitive().tensor());
             let v_new = to_host::<4>(v.into_primitive().tensor());
             cache.append(&k_new, &v_new, batch, seq);
-            Ok(same(attention::cpu_host_kv(
-                q,
-                &cache.k,
-                &cache.v,
-                cache.total,
-                cache.capacity,
-                mask,
-                scale,
-            )))
+            Ok(same(attention::cpu_host_kv(q, cache, mask, scale)))
         }
         Err(qkv) => Err(qkv),
     }
