@@ -1,5 +1,5 @@
-//! Progress and measurements of the bilevel loop, reported to an [`Observer`] instead of printed
-//! (STYLE: libraries don't print; seal-cli draws bars and writes metrics.json from these).
+//! Progress and measurements of the training loops, reported to an [`Observer`] instead of
+//! printed (STYLE: libraries don't print; seal-cli draws bars and writes metrics.jsonl from these).
 
 use serde::{Deserialize, Serialize};
 
@@ -68,16 +68,27 @@ pub struct EpochReport {
     pub wall_seconds: f64,
 }
 
-/// Receives the loop's reports as they happen (progress bars, metrics files, tests).
-pub trait Observer {
+/// Receives a training loop's reports as they happen (progress bars, metrics files, tests).
+///
+/// One trait for every loop seal runs: the bilevel loop here reports [`StepReport`] and
+/// [`EpochReport`] (the defaults), and seal-models' trainers (fine-tuning, the reward model)
+/// report their own step and epoch types through the same trait. A closure over a step report
+/// is an observer that ignores epochs.
+pub trait Observer<Step = StepReport, Epoch = EpochReport> {
     /// After every optimizer step.
-    fn on_step(&mut self, _report: &StepReport) {}
+    fn on_step(&mut self, _report: &Step) {}
     /// After every epoch.
-    fn on_epoch(&mut self, _report: &EpochReport) {}
+    fn on_epoch(&mut self, _report: &Epoch) {}
+}
+
+impl<Step, Epoch, F: FnMut(&Step)> Observer<Step, Epoch> for F {
+    fn on_step(&mut self, report: &Step) {
+        self(report);
+    }
 }
 
 /// An [`Observer`] that ignores everything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopObserver;
 
-impl Observer for NoopObserver {}
+impl<Step, Epoch> Observer<Step, Epoch> for NoopObserver {}

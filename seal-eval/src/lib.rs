@@ -37,8 +37,9 @@ pub use error::{EvalError, Result};
 pub use generations::{GenerationRecord, read_generations, write_generations};
 pub use judge::{
     GenerativeJudge, GenerativeSettings, HttpJudge, HttpSettings, Judge, JudgeSpec, PairItem, PreferencePair,
-    RewardArch, RewardInit, RewardJudge, RewardStep, RewardTrainReport, RewardTrainSettings, load_judge,
-    load_judge_cached, pair_accuracy, read_preferences, train_reward_judge, train_reward_judge_with,
+    RewardArch, RewardEpochReport, RewardInit, RewardJudge, RewardTrainReport, RewardTrainSettings,
+    load_judge, load_judge_cached, pair_accuracy, read_preferences, train_reward_judge,
+    train_reward_judge_with,
 };
 pub use refusal::{
     DetectorCheck, RefusalRate, is_refusal, over_refusal_rate, refusal_rate, refusal_rates, wilson_interval,

@@ -178,6 +178,15 @@ macro_rules! on_device {
     };
 }
 
+/// A tensor's values on the host as f32: the one copy back from a device outside the fused CPU
+/// kernels (which move buffers without copying). It waits for the backend to finish.
+pub fn host_f32<B: Backend, const D: usize>(t: burn::tensor::Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("f32 data after convert")
+}
+
 /// Seeds the backend's random generator (weight initialisation), so a fresh model is the same
 /// on every run with the same seed.
 pub fn seed<B: Backend>(device: &B::Device, seed: u64) {

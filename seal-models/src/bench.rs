@@ -17,8 +17,7 @@ use crate::error::Result;
 use crate::generate::{SamplingConfig, generate};
 use crate::llama::config::LlamaConfig;
 use crate::llama::model::{Llama, TokenBatch, init_random};
-use crate::objective::{LlamaObjective, ObjectiveSettings};
-use crate::train::{AdamSettings, TrainBatch, sft_step};
+use crate::train::{AdamSettings, GradientStep, LlamaObjective, ObjectiveSettings, TrainBatch, sft_step};
 
 /// What a benchmark reports.
 #[derive(Debug, Clone, Serialize)]
@@ -82,12 +81,12 @@ pub fn bench_train_step<B: AutodiffBackend>(
     let mut rng = StdRng::seed_from_u64(0);
     let mut model: Llama<B> = init_random(config, 0.02, device);
     let settings = AdamSettings::default();
-    let mut optim = settings.optimizer::<B, Llama<B>>();
+    let mut trainer = GradientStep::<Llama<B>, B>::new(settings.clone(), None);
     let mut times = Vec::with_capacity(steps);
     for step in 0..=steps {
         let data = random_batch(config.vocab_size, batch, seq_len, &mut rng);
         let start = Instant::now();
-        let (next, _loss) = sft_step(model, &mut optim, &data, settings.lr)?;
+        let (next, _loss) = sft_step(model, &mut trainer, &data, settings.lr)?;
         model = next;
         // `into_scalar` inside sft_step already synchronised; sync again for lazy backends.
         let _ = B::sync(device);

@@ -140,10 +140,7 @@ pub fn generate<B: Backend>(
 
 fn logits_to_host<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
     // The sync point of every decoding step: the sampler runs on the host.
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("f32 data after convert")
+    crate::backend::host_f32(t)
 }
 
 /// Applies the logits processors and picks one token.

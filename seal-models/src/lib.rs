@@ -30,8 +30,6 @@ pub mod import;
 pub mod llama;
 pub mod lora;
 pub mod loss;
-pub mod objective;
-pub mod sft;
 pub mod train;
 
 pub use error::{ModelError, Result};
@@ -44,9 +42,8 @@ pub use llama::config::{HfLlamaConfig, LlamaConfig, RopeScaling};
 pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
-pub use objective::{LlamaObjective, ObjectiveSettings};
-pub use sft::{LrSchedule, Sft, SftConfig, SftEpochReport, SftState, SftStep, example_losses};
 pub use train::{
-    AdamSettings, HostAdam, LengthGroup, ModelOptimizer, TrainBatch, clip_global_norm, eval_losses, fork,
-    length_groups, sft_step,
+    AdamSettings, GradientStep, HostAdam, LengthGroup, LlamaObjective, LrSchedule, ModelOptimizer,
+    ObjectiveSettings, Sft, SftConfig, SftEpochReport, SftState, TrainBatch, TrainStep, clip_global_norm,
+    eval_losses, example_losses, fork, length_groups, sft_step,
 };

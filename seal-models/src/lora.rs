@@ -180,10 +180,7 @@ const PEFT_PREFIX: &str = "base_model.model.";
 
 fn host<B: Backend>(t: Tensor<B, 2>) -> HostTensor {
     let shape = t.dims().to_vec();
-    HostTensor::new(
-        shape,
-        t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data"),
-    )
+    HostTensor::new(shape, crate::backend::host_f32(t))
 }
 
 /// Writes the model's adapters in PEFT layout: `adapter_model.safetensors` with

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use seal_core::{ExampleId, SelectionMethod};
 use seal_data::{Example, Label, TextTokenizer, read_scores};
 use seal_models::backend::AutodiffBackend;
-use seal_models::sft::{epoch_dir, latest_checkpoint};
+use seal_models::train::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
     LoraConfig, Sft, SftConfig, SftEpochReport, attach_lora, merge_lora, save_adapter, save_llama,
 };
@@ -168,7 +168,7 @@ pub fn run<B: AutodiffBackend>(
     let mut metrics = crate::progress::MetricsStream::open(out, sft.state().global_step)?;
     let (started_steps, mut last_step) = (Instant::now(), Instant::now());
     while !sft.is_done() {
-        let report = sft.run_epoch(&mut |step| {
+        let report = sft.run_epoch(&mut |step: &seal_models::TrainStep| {
             let dt = last_step.elapsed().as_secs_f64().max(1e-9);
             last_step = Instant::now();
             let record = serde_json::json!({

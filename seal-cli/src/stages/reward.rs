@@ -6,9 +6,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use seal_core::Observer;
 use seal_eval::{
-    RewardInit, RewardStep, RewardTrainReport, RewardTrainSettings, pair_accuracy, read_preferences,
+    RewardEpochReport, RewardInit, RewardTrainReport, RewardTrainSettings, pair_accuracy, read_preferences,
 };
+use seal_models::TrainStep;
 
 /// Where the held-out pairs come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +52,11 @@ pub struct RewardOutcome {
 }
 
 /// Trains, measures the held-out accuracy, and saves the judge and its `train_report.json` to
-/// `job.out`; `on_step` sees every optimizer step.
-pub fn train(job: &RewardJob, on_step: &mut dyn FnMut(&RewardStep)) -> anyhow::Result<RewardOutcome> {
+/// `job.out`; `observer` sees every optimizer step and epoch.
+pub fn train(
+    job: &RewardJob,
+    observer: &mut dyn Observer<TrainStep, RewardEpochReport>,
+) -> anyhow::Result<RewardOutcome> {
     let read = |path: &PathBuf| read_preferences(path).with_context(|| format!("reading {}", path.display()));
     let pairs = read(&job.pairs)?;
     let held_file;
@@ -68,7 +73,7 @@ pub fn train(job: &RewardJob, on_step: &mut dyn FnMut(&RewardStep)) -> anyhow::R
         }
     };
     let (judge, report) =
-        seal_eval::train_reward_judge_with(train, &job.init, &job.settings, job.seed, on_step)
+        seal_eval::train_reward_judge_with(train, &job.init, &job.settings, job.seed, observer)
             .context("training the reward model")?;
     let held_out_accuracy = if held_out.is_empty() {
         None

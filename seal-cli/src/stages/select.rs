@@ -17,7 +17,7 @@ use seal_core::{
 };
 use seal_data::{Example, Label, ScoreRow, TextTokenizer, write_scores};
 use seal_models::backend::AutodiffBackend;
-use seal_models::sft::{epoch_dir, latest_checkpoint};
+use seal_models::train::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
     AdamSettings, HostTensor, LlamaObjective, LoraConfig, ObjectiveSettings, TensorMap, attach_lora,
 };

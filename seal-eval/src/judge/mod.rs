@@ -8,12 +8,12 @@ pub mod reward;
 
 use std::path::{Path, PathBuf};
 
-use seal_models::backend::{Cpu, cpu_device};
+use seal_models::backend::{Cpu, cpu_device, host_f32};
 
 pub use generative::{GenerativeJudge, GenerativeSettings};
 pub use http::{HttpJudge, HttpSettings};
 pub use reward::{
-    PreferencePair, RewardArch, RewardInit, RewardJudge, RewardModel, RewardStep, RewardTrainReport,
+    PreferencePair, RewardArch, RewardEpochReport, RewardInit, RewardJudge, RewardModel, RewardTrainReport,
     RewardTrainSettings, pair_accuracy, read_preferences, train_reward_judge, train_reward_judge_with,
 };
 
@@ -138,16 +138,6 @@ pub fn prefer_batched(judge: &mut dyn Judge, items: &[PairItem], batch_size: usi
         out.extend(got);
     }
     Ok(out)
-}
-
-/// A tensor's values on the host, as f32 (forces the backend to finish its work).
-pub(crate) fn host_f32<B: burn::tensor::backend::Backend, const D: usize>(
-    t: burn::tensor::Tensor<B, D>,
-) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("f32 data after convert")
 }
 
 pub(crate) fn folder_name(dir: &Path) -> String {

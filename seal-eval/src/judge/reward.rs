@@ -7,18 +7,19 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::{AutodiffModule, Module, Param};
-use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use seal_core::Observer;
 use seal_data::{ChatMessage, ChatTemplate, TextTokenizer};
 use seal_models::backend::{Cpu, CpuTrain, cpu_device};
 use seal_models::hf::weights::{read_checkpoint, to_tensor_map, write_safetensors};
 use seal_models::{
-    AdamSettings, HfLlamaConfig, HostTensor, Llama, LlamaConfig, TokenBatch, init_random, load_llama,
+    AdamSettings, GradientStep, HfLlamaConfig, HostTensor, Llama, LlamaConfig, TokenBatch, TrainStep,
+    init_random, load_llama,
 };
 use serde::{Deserialize, Serialize};
 
@@ -478,23 +479,21 @@ pub fn train_reward_judge(
     settings: &RewardTrainSettings,
     seed: u64,
 ) -> Result<(RewardJudge<Cpu>, RewardTrainReport)> {
-    train_reward_judge_with(pairs, init, settings, seed, &mut |_| {})
+    train_reward_judge_with(pairs, init, settings, seed, &mut seal_core::NoopObserver)
 }
 
-/// One optimizer step of the reward model, for progress reports.
+/// What one epoch of reward training did, as its observer sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RewardStep {
-    /// The step counted across epochs (from 0).
-    pub global_step: u64,
-    /// Steps of the whole run.
-    pub total_steps: u64,
+pub struct RewardEpochReport {
     /// The epoch (from 0).
-    pub epoch: usize,
-    /// The batch's mean Bradley–Terry loss.
+    pub epoch: u64,
+    /// Mean Bradley–Terry loss over the epoch's pairs.
     pub loss: f64,
+    /// Share of the epoch's pairs ranked correctly (before each step).
+    pub accuracy: f64,
 }
 
-/// [`train_reward_judge`], calling `on_step` after every optimizer step.
+/// [`train_reward_judge`], reporting every optimizer step and epoch to `observer`.
 ///
 /// # Errors
 /// As [`train_reward_judge`].
@@ -503,7 +502,7 @@ pub fn train_reward_judge_with(
     init: &RewardInit,
     settings: &RewardTrainSettings,
     seed: u64,
-    on_step: &mut dyn FnMut(&RewardStep),
+    observer: &mut dyn Observer<TrainStep, RewardEpochReport>,
 ) -> Result<(RewardJudge<Cpu>, RewardTrainReport)> {
     if pairs.is_empty() {
         return Err(EvalError::invalid("preference pairs", "there are none"));
@@ -572,7 +571,8 @@ pub fn train_reward_judge_with(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let mut optim = settings.adam.optimizer::<CpuTrain, RewardModel<CpuTrain>>();
+    // Bradley–Terry as the reference trains it: one batch per step, no clipping.
+    let mut trainer = GradientStep::<RewardModel<CpuTrain>, CpuTrain>::new(settings.adam.clone(), None);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     let mut report = RewardTrainReport {
@@ -580,7 +580,8 @@ pub fn train_reward_judge_with(
         epoch_accuracy: Vec::new(),
         pairs: pairs.len(),
     };
-    let total_steps = (settings.epochs * pairs.len().div_ceil(settings.batch_size)) as u64;
+    let steps = pairs.len().div_ceil(settings.batch_size) as u64;
+    let total_steps = settings.epochs as u64 * steps;
     let mut global_step = 0u64;
     for epoch in 0..settings.epochs {
         order.shuffle(&mut rng);
@@ -592,25 +593,35 @@ pub fn train_reward_judge_with(
                 .map(|&i| encoded[i].0.clone())
                 .chain(chunk.iter().map(|&i| encoded[i].1.clone()))
                 .collect();
+            let tokens = seqs.iter().map(|s| s.len() as u64).sum();
             let batch = TokenBatch::right_padded(&seqs, tokenizer.pad_id);
-            let (next, loss, margins) = bt_step(model, &mut optim, &batch, n, settings.adam.lr)?;
+            let (next, loss, margins) = bt_step(model, &mut trainer, &batch, n, settings.adam.lr)?;
             model = next;
             if !loss.is_finite() {
                 return Err(EvalError::NonFiniteLoss { epoch, step });
             }
             loss_sum += loss * n as f64;
             correct += margins.iter().filter(|&&m| m > 0.0).count();
-            on_step(&RewardStep {
+            observer.on_step(&TrainStep {
+                epoch: epoch as u64,
+                step: step as u64,
+                steps,
                 global_step,
                 total_steps,
-                epoch,
                 loss,
+                lr: settings.adam.lr,
+                tokens,
             });
             global_step += 1;
         }
         let loss = loss_sum / pairs.len() as f64;
         let accuracy = correct as f64 / pairs.len() as f64;
         tracing::info!(epoch, loss, accuracy, "reward model epoch");
+        observer.on_epoch(&RewardEpochReport {
+            epoch: epoch as u64,
+            loss,
+            accuracy,
+        });
         report.epoch_losses.push(loss);
         report.epoch_accuracy.push(accuracy);
     }
@@ -630,25 +641,20 @@ pub fn train_reward_judge_with(
 
 /// One Bradley–Terry step over a batch whose first `n` rows are chosen answers and last `n`
 /// their rejected counterparts; returns the model, the mean loss and the reward margins.
-fn bt_step<B, O>(
+fn bt_step<B: AutodiffBackend>(
     model: RewardModel<B>,
-    optim: &mut O,
+    trainer: &mut GradientStep<RewardModel<B>, B>,
     batch: &TokenBatch,
     n: usize,
     lr: f64,
-) -> Result<(RewardModel<B>, f64, Vec<f64>)>
-where
-    B: AutodiffBackend,
-    O: Optimizer<RewardModel<B>, B>,
-{
+) -> Result<(RewardModel<B>, f64, Vec<f64>)> {
     let rewards = model.rewards(batch)?;
     let margin = rewards.clone().narrow(0, 0, n) - rewards.narrow(0, n, n);
     let loss = log_sigmoid(margin.clone()).neg().mean();
-    let grads = loss.backward();
+    trainer.backward(&model, loss.clone());
     let value = f64::from(loss.into_scalar().elem::<f32>());
     let margins = host_values(margin.inner());
-    let grads = GradientsParams::from_grads(grads, &model);
-    Ok((optim.step(lr, model, grads), value, margins))
+    Ok((trainer.apply(model, lr), value, margins))
 }
 
 /// Share of pairs whose chosen answer gets the higher reward.

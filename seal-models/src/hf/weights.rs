@@ -231,12 +231,7 @@ pub fn load_llama<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedMo
 
 fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> HostTensor {
     let shape = t.dims().to_vec();
-    let data = t
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("f32 data after convert");
-    HostTensor::new(shape, data)
+    HostTensor::new(shape, crate::backend::host_f32(t))
 }
 
 /// The model's parameters under HF names and in HF layout (LoRA adapters merged first).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Tensor, backend::Backend};
-use seal_core::TokenizedExample;
+use seal_core::{NoopObserver, TokenizedExample};
 use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{AdamSettings, LoraConfig, LrSchedule, Sft, SftConfig, attach_lora, load_llama};
 
@@ -61,7 +61,7 @@ fn fine_tuning_lowers_the_training_loss() {
     let mut sft = Sft::new(model(), data(), config(6)).unwrap();
     let mut losses = Vec::new();
     while !sft.is_done() {
-        losses.push(sft.run_epoch(&mut |_| {}).unwrap().mean_loss);
+        losses.push(sft.run_epoch(&mut NoopObserver).unwrap().mean_loss);
     }
     assert!(losses[5] < 0.8 * losses[0], "loss curve {losses:?}");
     assert_eq!(sft.state().global_step, 6 * data().len().div_ceil(2) as u64);
@@ -72,18 +72,18 @@ fn resume_from_a_checkpoint_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut straight = Sft::new(model(), data(), config(3)).unwrap();
     while !straight.is_done() {
-        straight.run_epoch(&mut |_| {}).unwrap();
+        straight.run_epoch(&mut NoopObserver).unwrap();
     }
 
     let mut first = Sft::new(model(), data(), config(3)).unwrap();
-    first.run_epoch(&mut |_| {}).unwrap();
+    first.run_epoch(&mut NoopObserver).unwrap();
     first.save_checkpoint(dir.path()).unwrap();
     drop(first);
     // A fresh skeleton (other initial values would do too): everything comes from the files.
     let mut resumed = Sft::resume(model(), data(), config(3), dir.path(), &cpu_device()).unwrap();
     assert_eq!(resumed.state().epochs_done, 1);
     while !resumed.is_done() {
-        resumed.run_epoch(&mut |_| {}).unwrap();
+        resumed.run_epoch(&mut NoopObserver).unwrap();
     }
     assert!(weights(&straight) == weights(&resumed), "resumed run differs");
     assert_eq!(straight.state(), &{
@@ -147,11 +147,11 @@ fn lora_fine_tuning_resumes_too_and_leaves_the_base_frozen() {
     // carried on in memory.
     let mut straight = Sft::new(with_lora(), data(), config(2)).unwrap();
     let start = params(&straight.model().valid());
-    straight.run_epoch(&mut |_| {}).unwrap();
+    straight.run_epoch(&mut NoopObserver).unwrap();
     straight.save_checkpoint(dir.path()).unwrap();
-    straight.run_epoch(&mut |_| {}).unwrap();
+    straight.run_epoch(&mut NoopObserver).unwrap();
     let mut resumed = Sft::resume(with_lora(), data(), config(2), dir.path(), &cpu_device()).unwrap();
-    resumed.run_epoch(&mut |_| {}).unwrap();
+    resumed.run_epoch(&mut NoopObserver).unwrap();
     assert!(
         weights(&straight) == weights(&resumed),
         "resumed LoRA run differs"
@@ -217,7 +217,7 @@ fn lora_fine_tuning_resumes_too_and_leaves_the_base_frozen() {
 fn a_checkpoint_of_another_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = Sft::new(model(), data(), config(2)).unwrap();
-    first.run_epoch(&mut |_| {}).unwrap();
+    first.run_epoch(&mut NoopObserver).unwrap();
     first.save_checkpoint(dir.path()).unwrap();
     // Half the data: the step count in the checkpoint cannot be this run's.
     let half = data()[..1].to_vec();

@@ -2,7 +2,7 @@
 
 use burn::module::Module;
 use seal_models::backend::{CpuTrain, cpu_device};
-use seal_models::{AdamSettings, TrainBatch, eval_losses, fork, load_llama, sft_step};
+use seal_models::{AdamSettings, GradientStep, Llama, TrainBatch, eval_losses, fork, load_llama, sft_step};
 
 use crate::common::{expected, fixture, max_abs_diff};
 
@@ -25,12 +25,10 @@ fn sft_steps_lower_the_training_loss() {
         lr: 1e-2,
         ..AdamSettings::default()
     };
-    let mut optim = settings
-        .to_burn()
-        .init::<CpuTrain, seal_models::Llama<CpuTrain>>();
+    let mut trainer = GradientStep::<Llama<CpuTrain>, CpuTrain>::new(settings.clone(), None);
     let before: f32 = eval_losses(&model, &batch).unwrap().iter().sum();
     for _ in 0..5 {
-        model = sft_step(model, &mut optim, &batch, settings.lr).unwrap().0;
+        model = sft_step(model, &mut trainer, &batch, settings.lr).unwrap().0;
     }
     let after: f32 = eval_losses(&model, &batch).unwrap().iter().sum();
     assert!(after < 0.8 * before, "loss {before} -> {after}");
@@ -65,10 +63,8 @@ fn fork_is_independent_of_the_original() {
         lr: 1e-2,
         ..AdamSettings::default()
     };
-    let mut optim = settings
-        .to_burn()
-        .init::<CpuTrain, seal_models::Llama<CpuTrain>>();
-    let aux = sft_step(aux, &mut optim, &batch, settings.lr).unwrap().0;
+    let mut trainer = GradientStep::<Llama<CpuTrain>, CpuTrain>::new(settings.clone(), None);
+    let aux = sft_step(aux, &mut trainer, &batch, settings.lr).unwrap().0;
     assert_eq!(eval_losses(&model, &batch).unwrap(), original);
     assert!(max_abs_diff(&eval_losses(&aux, &batch).unwrap(), &original) > 1e-3);
 }

@@ -51,7 +51,7 @@ pub fn exec(args: JudgeTrainArgs) -> anyhow::Result<()> {
     };
     // The step count is known once the pairs are read: the bar starts at the first step.
     let mut bar: Option<seal_cli::progress::Progress> = None;
-    let outcome = reward::train(&job, &mut |step| {
+    let outcome = reward::train(&job, &mut |step: &seal_models::TrainStep| {
         let bar = bar.get_or_insert_with(|| {
             seal_cli::progress::Progress::new("reward model", "steps", Some(step.total_steps))
         });

@@ -9,18 +9,19 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Tensor, TensorData};
-use seal_core::TokenizedExample;
+use seal_core::{Observer, TokenizedExample};
 use seal_io::write_json_atomic;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use super::TrainStep;
+use super::adam::AdamSettings;
+use super::batch::{grouped_losses, length_groups};
+use super::step::GradientStep;
+use crate::checkpoint::{load_module, save_module};
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{AdamSettings, ModelOptimizer, clip_global_norm, grouped_losses, length_groups};
 
 /// Learning-rate schedule over optimizer steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,25 +151,6 @@ pub struct SftEpochReport {
     pub lr_last: f64,
 }
 
-/// One optimizer step, as reported to the caller's progress callback.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SftStep {
-    /// The epoch (from 0).
-    pub epoch: u64,
-    /// The step within the epoch (from 0).
-    pub step: u64,
-    /// Steps per epoch.
-    pub steps: u64,
-    /// Mean loss of the step's batch.
-    pub loss: f64,
-    /// Learning rate used.
-    pub lr: f64,
-    /// The optimizer step counted across epochs (from 0).
-    pub global_step: u64,
-    /// Tokens of the step's batch.
-    pub tokens: u64,
-}
-
 /// Progress of a run, saved beside the model in a checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SftState {
@@ -184,7 +166,7 @@ pub struct SftState {
 pub struct Sft<B: AutodiffBackend> {
     config: SftConfig,
     model: Option<Llama<B>>,
-    optim: ModelOptimizer<Llama<B>, B>,
+    step: GradientStep<Llama<B>, B>,
     data: Vec<TokenizedExample>,
     state: SftState,
 }
@@ -215,7 +197,7 @@ impl<B: AutodiffBackend> Sft<B> {
             )));
         }
         Ok(Self {
-            optim: config.adam.optimizer(),
+            step: GradientStep::new(config.adam.clone(), Some(config.clip_norm)),
             config,
             model: Some(model),
             data,
@@ -259,7 +241,7 @@ impl<B: AutodiffBackend> Sft<B> {
         }
         let model = run.model.take().expect("set by new");
         run.model = Some(load_module(model, &dir.join(MODEL_FILE), device)?);
-        run.optim = load_optimizer::<B, Llama<B>, _>(run.optim, &dir.join(OPTIM_FILE), device)?;
+        run.step.load(&dir.join(OPTIM_FILE), device)?;
         run.state = state;
         Ok(run)
     }
@@ -272,7 +254,7 @@ impl<B: AutodiffBackend> Sft<B> {
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
         save_module(self.model(), &dir.join(MODEL_FILE))?;
-        save_optimizer::<B, Llama<B>, _>(&self.optim, &dir.join(OPTIM_FILE))?;
+        self.step.save(&dir.join(OPTIM_FILE))?;
         let state = serde_json::to_value(&self.state).expect("state serialises");
         write_json_atomic(&dir.join(STATE_FILE), &state)?;
         Ok(())
@@ -305,12 +287,15 @@ impl<B: AutodiffBackend> Sft<B> {
         self.model.take().expect("the model is only taken inside a step")
     }
 
-    /// Runs the next epoch, calling `on_step` after every optimizer step.
+    /// Runs the next epoch, reporting every optimizer step and then the epoch to `observer`.
     ///
     /// # Errors
     /// [`ModelError::Finished`] once every epoch has run; [`ModelError::NonFiniteLoss`] naming the
     /// epoch and step (the model is then left as it was before that step).
-    pub fn run_epoch(&mut self, on_step: &mut dyn FnMut(&SftStep)) -> Result<SftEpochReport> {
+    pub fn run_epoch(
+        &mut self,
+        observer: &mut dyn Observer<TrainStep, SftEpochReport>,
+    ) -> Result<SftEpochReport> {
         if self.is_done() {
             return Err(ModelError::Finished {
                 epochs: self.config.epochs,
@@ -329,13 +314,14 @@ impl<B: AutodiffBackend> Sft<B> {
             let (batch_loss, batch_tokens) = self.step(batch, lr, epoch, step)?;
             loss_sum += batch_loss * batch.len() as f64;
             tokens += batch_tokens;
-            on_step(&SftStep {
+            observer.on_step(&TrainStep {
                 epoch,
                 step,
                 steps,
+                global_step: self.state.global_step,
+                total_steps,
                 loss: batch_loss,
                 lr,
-                global_step: self.state.global_step,
                 tokens: batch_tokens,
             });
             self.state.global_step += 1;
@@ -352,6 +338,7 @@ impl<B: AutodiffBackend> Sft<B> {
         };
         self.state.history.push(report.clone());
         self.state.epochs_done += 1;
+        observer.on_epoch(&report);
         Ok(report)
     }
 
@@ -361,38 +348,26 @@ impl<B: AutodiffBackend> Sft<B> {
             .model
             .as_ref()
             .expect("the model is only taken inside a step");
-        let mut accumulator = GradientsAccumulator::<Llama<B>>::new();
         let (mut loss_sum, mut tokens) = (0.0f64, 0u64);
         for micro in batch.chunks(self.config.micro_batch_size) {
             let rows: Vec<&TokenizedExample> = micro.iter().map(|&i| &self.data[i]).collect();
             tokens += rows.iter().map(|r| r.input_ids.len() as u64).sum::<u64>();
             for group in length_groups(&rows, self.config.pad_id) {
                 let rows = group.batch;
-                let n = group.positions.len();
                 let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
                 // Each example counts 1/|batch|, so accumulated micro-batches give the batch mean.
-                let coef = vec![1.0 / batch.len() as f32; n];
-                let coef = Tensor::<B, 1>::from_data(TensorData::new(coef, [n]), &losses.device());
-                let grads = GradientsParams::from_grads((losses.clone() * coef).sum().backward(), model);
-                accumulator.accumulate(model, grads);
-                let values = losses
-                    .inner()
-                    .into_data()
-                    .convert::<f32>()
-                    .to_vec::<f32>()
-                    .expect("f32 data");
-                for v in values {
+                let coef = vec![1.0 / batch.len() as f32; group.positions.len()];
+                for v in self.step.backward_weighted(model, losses, &coef) {
                     if !v.is_finite() {
+                        self.step.discard();
                         return Err(ModelError::NonFiniteLoss { loss: v, epoch, step });
                     }
                     loss_sum += f64::from(v);
                 }
             }
         }
-        let mut grads = accumulator.grads();
         let model = self.model.take().expect("the model is only taken inside a step");
-        clip_global_norm(&model, &mut grads, self.config.clip_norm);
-        self.model = Some(self.optim.step(lr, model, grads));
+        self.model = Some(self.step.apply(model, lr));
         Ok((loss_sum / batch.len() as f64, tokens))
     }
 }

@@ -1,21 +1,21 @@
 //! The Llama side of the bilevel loop: [`LlamaObjective`] implements seal-core's
-//! [`BilevelModel`] over tokenized D_safe and D_ft, with gradient accumulation, global-norm
-//! clipping and Adam (DESIGN section 3), and [`fork`] for Algorithm 1's θ̂.
+//! [`BilevelModel`] over tokenized D_safe and D_ft, stepping through the shared
+//! [`GradientStep`] (accumulation, global-norm clipping, Adam: DESIGN section 3), and [`fork`]
+//! for Algorithm 1's θ̂.
 
 use std::sync::Arc;
 
-use burn::module::AutodiffModule;
-use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Tensor, TensorData};
+use burn::module::{AutodiffModule, Module, ModuleMapper, Param, ParamId};
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use seal_core::{BilevelModel, MicroBatch, MicroLosses, TokenizedExample};
 
+use super::adam::AdamSettings;
+use super::batch::{LengthGroup, grouped_losses, length_groups};
+use super::step::GradientStep;
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;
 use crate::loss::response_losses;
-use crate::train::{
-    AdamSettings, LengthGroup, ModelOptimizer, clip_global_norm, fork, grouped_losses, length_groups,
-};
 
 /// Model optimizer settings of the bilevel loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +41,7 @@ impl Default for ObjectiveSettings {
 /// A Llama with its data and optimizer, as the bilevel loop drives it.
 pub struct LlamaObjective<B: AutodiffBackend> {
     model: Option<Llama<B>>,
-    optim: ModelOptimizer<Llama<B>, B>,
-    grads: GradientsAccumulator<Llama<B>>,
+    step: GradientStep<Llama<B>, B>,
     safe: Arc<Vec<TokenizedExample>>,
     ft: Arc<Vec<TokenizedExample>>,
     settings: ObjectiveSettings,
@@ -58,8 +57,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
     ) -> Self {
         Self {
             model: Some(model),
-            optim: settings.adam.optimizer(),
-            grads: GradientsAccumulator::new(),
+            step: GradientStep::new(settings.adam.clone(), Some(settings.clip_norm)),
             safe: Arc::new(safe),
             ft: Arc::new(ft),
             settings,
@@ -87,7 +85,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
             source: e,
         })?;
         crate::checkpoint::save_module(self.model(), &dir.join("model.mpk"))?;
-        crate::checkpoint::save_optimizer::<B, Llama<B>, _>(&self.optim, &dir.join("optimizer.mpk"))
+        self.step.save(&dir.join("optimizer.mpk"))
     }
 
     /// Restores the model and optimizer state written by [`save_checkpoint`](Self::save_checkpoint)
@@ -99,10 +97,7 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
         let model = self.model.take().expect("the model is only taken inside apply");
         let model = crate::checkpoint::load_module(model, &dir.join("model.mpk"), device)?;
         self.model = Some(model);
-        let optim = std::mem::replace(&mut self.optim, self.settings.adam.optimizer());
-        self.optim =
-            crate::checkpoint::load_optimizer::<B, Llama<B>, _>(optim, &dir.join("optimizer.mpk"), device)?;
-        Ok(())
+        self.step.load(&dir.join("optimizer.mpk"), device)
     }
 
     /// The rows of `indices` in `set` (`name` for errors), grouped by length.
@@ -127,19 +122,16 @@ impl<B: AutodiffBackend> LlamaObjective<B> {
             let rows = &group.batch;
             let losses = response_losses(model, &rows.tokens, &rows.loss_mask)?;
             let c: Vec<f32> = group.positions.iter().map(|&p| coef[p]).collect();
-            let c = Tensor::<B, 1>::from_data(TensorData::new(c, [group.positions.len()]), &losses.device());
-            let grads = GradientsParams::from_grads((losses.clone() * c).sum().backward(), model);
-            self.grads.accumulate(model, grads);
-            for (&p, loss) in group.positions.iter().zip(to_host(losses.inner())) {
+            for (&p, loss) in group
+                .positions
+                .iter()
+                .zip(self.step.backward_weighted(model, losses, &c))
+            {
                 out[p] = loss;
             }
         }
         Ok(out)
     }
-}
-
-fn to_host<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data")
 }
 
 impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
@@ -203,21 +195,33 @@ impl<B: AutodiffBackend> BilevelModel for LlamaObjective<B> {
     }
 
     fn apply(&mut self) -> Result<()> {
-        let mut grads = self.grads.grads();
         let model = self.model.take().expect("the model is only taken inside apply");
-        clip_global_norm(&model, &mut grads, self.settings.clip_norm);
-        self.model = Some(self.optim.step(self.settings.adam.lr, model, grads));
+        self.model = Some(self.step.apply(model, self.settings.adam.lr));
         Ok(())
     }
 
     fn fork(&self) -> Result<Self> {
         Ok(Self {
             model: Some(fork(self.model())),
-            optim: self.settings.adam.optimizer(),
-            grads: GradientsAccumulator::new(),
+            step: self.step.fresh(),
             safe: Arc::clone(&self.safe),
             ft: Arc::clone(&self.ft),
             settings: self.settings.clone(),
         })
     }
+}
+
+/// An independent copy of `model` for Algorithm 1's auxiliary θ̂ (DESIGN section 9): fresh
+/// `ParamId`s, so an optimizer keyed by them keeps separate state, and fresh autodiff leaves,
+/// so gradients of one never reach the other. `Module::clone` shares both.
+pub fn fork<B: Backend>(model: &Llama<B>) -> Llama<B> {
+    struct Fork;
+    impl<B: Backend> ModuleMapper<B> for Fork {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (_, tensor, _) = param.consume();
+            let trainable = tensor.is_require_grad();
+            Param::initialized(ParamId::new(), tensor.detach().set_require_grad(trainable))
+        }
+    }
+    model.clone().map(&mut Fork)
 }
