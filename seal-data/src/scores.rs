@@ -1,9 +1,11 @@
-//! The selector's output table, `scores.parquet` (DESIGN section 1): one row per fine-tuning
-//! example with its id, final logit, weight, rank (0 = most trusted) and whether it is kept at
-//! the chosen share, plus its ground-truth label when the data carries one.
+//! A ranking of D_ft, `scores.parquet` (DESIGN section 1): one row per fine-tuning example with
+//! its id, the method's score (higher = more trusted: the selector's final logit for SEAL, each
+//! baseline's own score), the selector's weight where there is one, its rank (0 = most trusted)
+//! and whether it is kept at the chosen share, plus its ground-truth label when the data carries
+//! one. The selector writes one; so does every fine-tuning or ranking stage, for its own method.
 //!
-//! Later stages (fine-tuning on the selection, a selector transferred to another model) match
-//! rows by id, never by position.
+//! Later stages (fine-tuning on the selection, a selector transferred to another model, the
+//! report's diagnostics) match rows by id, never by position.
 
 use std::fs::File;
 use std::path::Path;
@@ -19,10 +21,11 @@ use crate::io::write_atomic;
 pub struct ScoreRow {
     /// The example's id.
     pub id: ExampleId,
-    /// Final selector logit ω.
-    pub logit: f32,
-    /// Final weight p(ω).
-    pub weight: f32,
+    /// The method's score, higher kept first: the final selector logit ω for SEAL, else the
+    /// baseline's score (see `seal_core::Candidate::score`).
+    pub score: f64,
+    /// Final selector weight p(ω); none for a baseline's ranking.
+    pub weight: Option<f32>,
     /// Rank by logit, 0 = highest (ties broken by id).
     pub rank: u32,
     /// Kept at the share the selection was made with.
@@ -31,7 +34,7 @@ pub struct ScoreRow {
     pub label: String,
 }
 
-const COLUMNS: [&str; 6] = ["id", "logit", "weight", "rank", "kept", "label"];
+const COLUMNS: [&str; 6] = ["id", "score", "weight", "rank", "kept", "label"];
 
 /// Writes `rows` to `path` as Parquet, atomically.
 ///
@@ -45,7 +48,7 @@ pub fn write_scores(path: &Path, rows: &[ScoreRow]) -> Result<()> {
         ),
         Column::new(
             COLUMNS[1].into(),
-            rows.iter().map(|r| r.logit).collect::<Vec<_>>(),
+            rows.iter().map(|r| r.score).collect::<Vec<_>>(),
         ),
         Column::new(
             COLUMNS[2].into(),
@@ -101,8 +104,8 @@ pub fn read_scores(path: &Path) -> Result<Vec<ScoreRow>> {
         .str()
         .map_err(|e| bad(0, COLUMNS[0], e.to_string()))?
         .clone();
-    let logits = col(1)?
-        .f32()
+    let scores = col(1)?
+        .f64()
         .map_err(|e| bad(0, COLUMNS[1], e.to_string()))?
         .clone();
     let weights = col(2)?
@@ -131,8 +134,8 @@ pub fn read_scores(path: &Path) -> Result<Vec<ScoreRow>> {
         }
         out.push(ScoreRow {
             id: ExampleId(id.to_string()),
-            logit: logits.get(row).ok_or_else(|| null(1))?,
-            weight: weights.get(row).ok_or_else(|| null(2))?,
+            score: scores.get(row).ok_or_else(|| null(1))?,
+            weight: weights.get(row),
             rank: ranks.get(row).ok_or_else(|| null(3))?,
             kept: kept.get(row).ok_or_else(|| null(4))?,
             label: labels.get(row).unwrap_or("unknown").to_string(),

@@ -66,9 +66,9 @@ pub struct RunResult {
     pub select_dir: Option<PathBuf>,
     /// Fine-tuning metrics.
     pub finetune: Option<FinetuneMetrics>,
-    /// Folder of the fine-tuning stage (holds `selection.csv`).
+    /// Folder of the fine-tuning stage (holds its ranking, `scores.parquet`).
     pub finetune_dir: Option<PathBuf>,
-    /// Folder of a select-only baseline's ranking (holds `selection.csv`).
+    /// Folder of a select-only baseline's ranking (holds `scores.parquet`).
     #[serde(default)]
     pub rank_dir: Option<PathBuf>,
     /// The run's name before a `seeds` list expanded it.
@@ -90,7 +90,7 @@ pub const START_RUN: &str = "start";
 type Generated = (String, Vec<GenerationRecord>);
 
 impl RunResult {
-    /// The folder holding this run's `selection.csv`: its fine-tuning stage, or the ranking
+    /// The folder holding this run's ranking (`scores.parquet`): its fine-tuning stage, or the ranking
     /// stage of a select-only baseline.
     pub fn selection_dir(&self) -> Option<&Path> {
         self.finetune_dir.as_deref().or(self.rank_dir.as_deref())
@@ -227,6 +227,16 @@ fn fingerprint(path: &Path, hasher: &mut Sha256) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stage kinds whose files changed shape, with the layout they write now: the layout joins
+/// their keys, so a folder written in an older layout is recomputed rather than read as the new
+/// one. `scores-v2`: every ranking is one `scores.parquet` with a `score` column (the selector's
+/// had a `logit` column; fine-tuning and rank stages wrote `selection.csv`).
+const OUTPUT_LAYOUTS: [(&str, &str); 3] = [
+    ("select", "scores-v2"),
+    ("rank", "scores-v2"),
+    ("finetune", "scores-v2"),
+];
+
 fn stage_key(
     kind: &str,
     spec: &impl Serialize,
@@ -235,6 +245,9 @@ fn stage_key(
 ) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(kind);
+    if let Some((_, layout)) = OUTPUT_LAYOUTS.iter().find(|(k, _)| *k == kind) {
+        hasher.update(layout);
+    }
     hasher.update(serde_json::to_string(spec)?);
     for input in inputs {
         fingerprint(input, &mut hasher)?;

@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use super::RunResult;
 use super::plan::ResolvedPlan;
-use crate::stages::choose::read_selection_csv;
 use crate::stages::common::write_json;
 use crate::stages::select::label_diagnostics;
 
@@ -510,15 +509,15 @@ fn initial_loss_line(
         return Ok(());
     };
     let mut parts: [(f64, usize); 3] = [(0.0, 0); 3];
-    for (id, score, _) in read_selection_csv(&dir.join("selection.csv"))? {
-        let Some(e) = by_id.get(&id) else { continue };
+    for row in read_scores(&dir.join("scores.parquet"))? {
+        let Some(e) = by_id.get(&row.id) else { continue };
         let part = match (e.label, e.novel) {
             (seal_data::Label::Harmful, _) => 2,
             (_, true) => 1,
             (seal_data::Label::Benign, false) => 0,
             _ => continue,
         };
-        parts[part].0 -= score;
+        parts[part].0 -= row.score;
         parts[part].1 += 1;
     }
     let mean = |(sum, n): (f64, usize)| {
@@ -551,22 +550,22 @@ fn diagnostics_of(r: &RunResult, by_id: &HashMap<&ExampleId, &Example>) -> anyho
         d.dropped_harmful_share = m.dropped_harmful_share;
         return Ok(d);
     }
-    // Baselines that rank (random, dsir, loss-rank): their selection.csv against the labels.
+    // Baselines that rank (random, dsir, loss-rank): their scores.parquet against the labels.
     if matches!(r.method.as_str(), "full" | "safeinstr") {
         return Ok(d);
     }
     let Some(dir) = r.selection_dir() else {
         return Ok(d);
     };
-    let rows = read_selection_csv(&dir.join("selection.csv"))?;
+    let rows = read_scores(&dir.join("scores.parquet"))?;
     let mut examples = Vec::new();
     let mut scores = Vec::new();
     let mut kept = Vec::new();
-    for (id, score, k) in &rows {
-        if let Some(e) = by_id.get(id) {
+    for row in &rows {
+        if let Some(e) = by_id.get(&row.id) {
             examples.push(*e);
-            scores.push(*score as f32);
-            kept.push(*k);
+            scores.push(row.score as f32);
+            kept.push(row.kept);
         }
     }
     let (a, s, n) = label_diagnostics(&examples, &scores, &kept)?;
@@ -621,7 +620,7 @@ fn weight_histogram(scores: &[seal_data::ScoreRow], run: &str) -> seal_eval::plo
             let values: Vec<f64> = scores
                 .iter()
                 .filter(|s| s.label == *label)
-                .map(|s| f64::from(s.weight))
+                .filter_map(|s| s.weight.map(f64::from))
                 .collect();
             (!values.is_empty()).then(|| ((*label).to_string(), values))
         })

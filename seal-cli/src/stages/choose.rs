@@ -75,7 +75,8 @@ pub fn choose_ids(
 /// the data must have a score: a scores file of another dataset is an error, not a silent
 /// partial match. Scores of ids the data no longer holds (e.g. filtered out) are ignored.
 pub fn seal_selection(ids: &[ExampleId], scores: &[ScoreRow], keep: f64) -> anyhow::Result<Selection> {
-    let by_id: HashMap<&ExampleId, f32> = scores.iter().map(|s| (&s.id, s.logit)).collect();
+    // The selector's scores are its f32 logits, so the cast back is exact.
+    let by_id: HashMap<&ExampleId, f32> = scores.iter().map(|s| (&s.id, s.score as f32)).collect();
     let missing: Vec<&ExampleId> = ids.iter().filter(|id| !by_id.contains_key(id)).collect();
     if !missing.is_empty() {
         bail!(
@@ -90,30 +91,24 @@ pub fn seal_selection(ids: &[ExampleId], scores: &[ScoreRow], keep: f64) -> anyh
     Ok(Selection::from_logits(ids, &logits, keep)?)
 }
 
-/// The ranking as CSV (`id,score,rank,kept`), the input of the label diagnostics of every method.
-pub fn selection_csv(selection: &Selection) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["id", "score", "rank", "kept"])?;
-    for c in selection.candidates() {
-        writer.serialize((c.id.as_str(), c.score, c.rank, c.kept))?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing the selection CSV: {e}"))
-}
-
-/// Reads [`selection_csv`] back: (id, score, kept) per row.
-pub fn read_selection_csv(path: &std::path::Path) -> anyhow::Result<Vec<(ExampleId, f64, bool)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let record = record.with_context(|| format!("{}: row {}", path.display(), line + 2))?;
-        let field = |i: usize| record.get(i).unwrap_or_default();
-        let score: f64 = field(1)
-            .parse()
-            .with_context(|| format!("{}: row {}: score", path.display(), line + 2))?;
-        rows.push((ExampleId(field(0).to_string()), score, field(3) == "true"));
-    }
-    Ok(rows)
+/// The ranking as `scores.parquet` rows, labels from `records` (matched by id): every method's
+/// ranking, the selector's with its `weights` (in candidate order).
+pub fn score_rows(selection: &Selection, records: &[Example], weights: Option<&[f32]>) -> Vec<ScoreRow> {
+    let labels: HashMap<&ExampleId, &Example> = records.iter().map(|r| (&r.id, r)).collect();
+    selection
+        .candidates()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ScoreRow {
+            id: c.id.clone(),
+            score: c.score,
+            weight: weights.map(|w| w[i]),
+            rank: c.rank as u32,
+            kept: c.kept,
+            label: labels
+                .get(&c.id)
+                .map_or("unknown", |r| r.label.as_str())
+                .to_string(),
+        })
+        .collect()
 }

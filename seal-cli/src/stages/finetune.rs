@@ -156,7 +156,7 @@ pub fn run<B: AutodiffBackend>(
     // touched, so a bad model, data file or setting leaves it as it was.
     record_run_spec(out, &spec_path, spec)?;
     let _lock = super::common::lock_run_folder(out)?;
-    write_selection(out, &chosen)?;
+    write_selection(out, &chosen, &inputs.records)?;
     seal_io::write_atomic(
         &out.join("trained_ids.txt"),
         format!("{}\n", ids.join("\n")).as_bytes(),
@@ -230,7 +230,7 @@ pub fn run<B: AutodiffBackend>(
     Ok(metrics)
 }
 
-/// The method's ranking of D_ft alone, written to `out/selection.csv` (what the diagnostics
+/// The method's ranking of D_ft alone, written to `out/scores.parquet` (what the diagnostics
 /// read), without fine-tuning: the select-only baselines of an ablation plan. Only `loss-rank`
 /// loads the model (one forward pass over D_ft).
 pub fn rank<B: AutodiffBackend>(
@@ -249,7 +249,7 @@ pub fn rank<B: AutodiffBackend>(
     };
     let chosen = choose(spec, &inputs, losses.as_ref())?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_selection(out, &chosen)?;
+    write_selection(out, &chosen, &inputs.records)?;
     Ok(chosen)
 }
 
@@ -270,12 +270,10 @@ fn choose(
     )
 }
 
-/// The method's ranking, as `out/selection.csv`.
-fn write_selection(out: &Path, chosen: &Chosen) -> anyhow::Result<()> {
-    seal_io::write_atomic(
-        &out.join("selection.csv"),
-        &super::choose::selection_csv(&chosen.selection)?,
-    )?;
+/// The method's ranking of D_ft, as `out/scores.parquet` (labels from `records`).
+fn write_selection(out: &Path, chosen: &Chosen, records: &[Example]) -> anyhow::Result<()> {
+    let rows = super::choose::score_rows(&chosen.selection, records, None);
+    seal_data::write_scores(&out.join("scores.parquet"), &rows)?;
     Ok(())
 }
 

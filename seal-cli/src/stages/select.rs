@@ -15,7 +15,7 @@ use seal_core::{
     Algorithm, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer, StepReport, auroc,
     dropped_share,
 };
-use seal_data::{Example, Label, ScoreRow, TextTokenizer, write_scores};
+use seal_data::{Example, Label, TextTokenizer, write_scores};
 use seal_models::backend::AutodiffBackend;
 use seal_models::train::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
@@ -284,19 +284,7 @@ pub fn run<B: AutodiffBackend>(
     let ids: Vec<ExampleId> = candidates.iter().map(|c| c.id.clone()).collect();
     let logits = result.logits();
     let labels: HashMap<&ExampleId, &Example> = ft_records.iter().map(|r| (&r.id, r)).collect();
-    let rows: Vec<ScoreRow> = candidates
-        .iter()
-        .zip(&logits)
-        .zip(&result.weights)
-        .map(|((c, &logit), &weight)| ScoreRow {
-            id: c.id.clone(),
-            logit,
-            weight,
-            rank: c.rank as u32,
-            kept: c.kept,
-            label: labels[&c.id].label.as_str().to_string(),
-        })
-        .collect();
+    let rows = super::choose::score_rows(&result.selection, &ft_records, Some(&result.weights));
     write_scores(&out.join("scores.parquet"), &rows)?;
     write_selector(out, &ids, &logits)?;
 

@@ -449,8 +449,8 @@ seed = 5
     assert!(auroc("alg2") >= 0.6, "alg2: {}", auroc("alg2"));
     // Two seeds of random rank differently.
     assert_ne!(
-        std::fs::read(out.join("stages/rank-random-seed0/selection.csv")).unwrap(),
-        std::fs::read(out.join("stages/rank-random-seed1/selection.csv")).unwrap()
+        std::fs::read(out.join("stages/rank-random-seed0/scores.parquet")).unwrap(),
+        std::fs::read(out.join("stages/rank-random-seed1/scores.parquet")).unwrap()
     );
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("A diagnostics plan"), "{report}");

@@ -92,12 +92,11 @@ fn a_selector_of_one_model_selects_for_another_by_id() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("fine-tuned on"));
     let trained = ids_of(&out.join("trained_ids.txt"));
-    let csv = std::fs::read_to_string(out.join("selection.csv")).unwrap();
-    let kept: std::collections::HashSet<String> = csv
-        .lines()
-        .skip(1)
-        .filter(|l| l.ends_with(",true"))
-        .map(|l| l.split(',').next().unwrap().to_string())
+    let kept: std::collections::HashSet<String> = seal_data::read_scores(&out.join("scores.parquet"))
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.kept)
+        .map(|row| row.id.to_string())
         .collect();
     assert_eq!(kept.len(), 30, "⌊0.75·40⌋ kept by the selector's logits");
     assert!(!trained.is_empty() && trained.len() <= 30);
