@@ -544,7 +544,7 @@ pub struct SelectArgs {
     pub aux_loss: Option<AuxLossArg>,
     /// Penalty schedule: reference, faster, constant:G, linear:START:STEP:MAX, ramp:START:END:STEPS.
     #[arg(long)]
-    pub gamma: Option<String>,
+    pub gamma: Option<seal_core::PenaltySchedule>,
     /// Selector weights: `softmax` (N·softmax, default) or `sigmoid` (2·sigmoid).
     #[arg(long, value_enum)]
     pub weights: Option<WeightsArg>,

@@ -1,12 +1,11 @@
 //! `seal select`: train the data selector and score D_ft.
 
 use anyhow::bail;
-use seal_core::{Algorithm, AuxLoss, SelectorOptimizer};
 use seal_models::LoraConfig;
 
 use crate::cli::SelectArgs;
 use seal_cli::stages::common::ModelSource;
-use seal_cli::stages::select::{AlgorithmChoice, SelectConfig, SelectSpec, run};
+use seal_cli::stages::select::{BilevelOverrides, SelectConfig, SelectSpec, run};
 
 pub fn exec(args: SelectArgs) -> anyhow::Result<()> {
     let out = args.out.clone();
@@ -36,56 +35,21 @@ fn spec_from_args(args: SelectArgs) -> anyhow::Result<SelectSpec> {
         Some(path) => SelectConfig::read(path)?,
         None => SelectConfig::default(),
     };
-    let mut bilevel = file.bilevel.unwrap_or_default();
-    if let Some(algo) = args.algo {
-        bilevel.algorithm = match algo {
-            AlgorithmChoice::Alg1 => Algorithm::Alg1 {
-                inner_steps: args.inner_steps.unwrap_or(1),
-                keep_penalty_factor: false,
-                aux_loss: AuxLoss::default(),
-            },
-            AlgorithmChoice::Alg2 => Algorithm::Alg2 {},
-        };
-    } else if let (Some(steps), Algorithm::Alg1 { inner_steps, .. }) =
-        (args.inner_steps, &mut bilevel.algorithm)
-    {
-        *inner_steps = steps;
+    let bilevel = BilevelOverrides {
+        algorithm: args.algo,
+        inner_steps: args.inner_steps,
+        aux_loss: args.aux_loss.map(Into::into),
+        penalty: args.gamma,
+        weights: args.weights.map(Into::into),
+        softmax_scope: args.softmax_scope.map(Into::into),
+        selector_optimizer: args.selector_optimizer,
+        selector_lr: args.selector_lr,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        micro_batch_size: args.micro_batch_size,
+        seed: args.seed,
     }
-    if let Some(when) = args.aux_loss {
-        match &mut bilevel.algorithm {
-            Algorithm::Alg1 { aux_loss, .. } => *aux_loss = when.into(),
-            Algorithm::Alg2 {} => bail!("--aux-loss is an option of --algo alg1 (Algorithm 2 has no θ̂)"),
-        }
-    }
-    if let Some(gamma) = &args.gamma {
-        bilevel.penalty = gamma.parse()?;
-    }
-    if let Some(weights) = args.weights {
-        bilevel.weights = weights.into();
-    }
-    if let Some(scope) = args.softmax_scope {
-        bilevel.softmax_scope = scope.into();
-    }
-    if let Some(optimizer) = args.selector_optimizer {
-        bilevel.selector_optimizer = optimizer;
-    }
-    if let Some(lr) = args.selector_lr {
-        match &mut bilevel.selector_optimizer {
-            SelectorOptimizer::Adam { lr: l, .. } | SelectorOptimizer::Sgd { lr: l, .. } => *l = lr,
-        }
-    }
-    if let Some(epochs) = args.epochs {
-        bilevel.epochs = epochs;
-    }
-    if let Some(b) = args.batch_size {
-        bilevel.batch_size = b;
-    }
-    if let Some(m) = args.micro_batch_size {
-        bilevel.micro_batch_size = m;
-    }
-    if let Some(seed) = args.seed {
-        bilevel.seed = seed;
-    }
+    .apply(file.bilevel.unwrap_or_default())?;
     let mut model_adam = file.model_adam.unwrap_or_default();
     if let Some(lr) = args.lr {
         model_adam.lr = lr;

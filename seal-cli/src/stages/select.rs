@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use seal_core::{
-    Algorithm, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer, StepReport, auroc,
-    dropped_share,
+    Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer,
+    PenaltySchedule, SelectorOptimizer, SoftmaxScope, StepReport, WeightKind, auroc, dropped_share,
 };
 use seal_data::{Example, Label, TextTokenizer, write_scores};
 use seal_models::backend::AutodiffBackend;
@@ -122,6 +122,79 @@ impl SelectConfig {
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Command-line choices over a `[bilevel]` table (`seal select`'s flags): each one given
+/// replaces the table's value; the rest stay.
+#[derive(Debug, Clone, Default)]
+pub struct BilevelOverrides {
+    /// `--algo`: the algorithm, with Algorithm 1's defaults when it changes.
+    pub algorithm: Option<AlgorithmChoice>,
+    /// `--inner-steps` of θ̂ (Algorithm 1).
+    pub inner_steps: Option<usize>,
+    /// `--aux-loss` (Algorithm 1 only).
+    pub aux_loss: Option<AuxLoss>,
+    /// `--gamma`.
+    pub penalty: Option<PenaltySchedule>,
+    /// `--weights`.
+    pub weights: Option<WeightKind>,
+    /// `--softmax-scope`.
+    pub softmax_scope: Option<SoftmaxScope>,
+    /// `--selector-optimizer`.
+    pub selector_optimizer: Option<SelectorOptimizer>,
+    /// `--selector-lr`, applied to whichever optimizer is chosen.
+    pub selector_lr: Option<f64>,
+    /// `--epochs`.
+    pub epochs: Option<u64>,
+    /// `--batch-size`.
+    pub batch_size: Option<usize>,
+    /// `--micro-batch-size`.
+    pub micro_batch_size: Option<usize>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+}
+
+impl BilevelOverrides {
+    /// `bilevel` with these choices applied.
+    ///
+    /// # Errors
+    /// `--aux-loss` with Algorithm 2, which has no θ̂.
+    pub fn apply(self, mut bilevel: BilevelConfig) -> anyhow::Result<BilevelConfig> {
+        if let Some(algo) = self.algorithm {
+            bilevel.algorithm = match algo {
+                AlgorithmChoice::Alg1 => Algorithm::Alg1 {
+                    inner_steps: self.inner_steps.unwrap_or(1),
+                    keep_penalty_factor: false,
+                    aux_loss: AuxLoss::default(),
+                },
+                AlgorithmChoice::Alg2 => Algorithm::Alg2 {},
+            };
+        } else if let (Some(steps), Algorithm::Alg1 { inner_steps, .. }) =
+            (self.inner_steps, &mut bilevel.algorithm)
+        {
+            *inner_steps = steps;
+        }
+        if let Some(when) = self.aux_loss {
+            match &mut bilevel.algorithm {
+                Algorithm::Alg1 { aux_loss, .. } => *aux_loss = when,
+                Algorithm::Alg2 {} => bail!("--aux-loss is an option of --algo alg1 (Algorithm 2 has no θ̂)"),
+            }
+        }
+        bilevel.penalty = self.penalty.unwrap_or(bilevel.penalty);
+        bilevel.weights = self.weights.unwrap_or(bilevel.weights);
+        bilevel.softmax_scope = self.softmax_scope.unwrap_or(bilevel.softmax_scope);
+        bilevel.selector_optimizer = self.selector_optimizer.unwrap_or(bilevel.selector_optimizer);
+        if let Some(lr) = self.selector_lr {
+            match &mut bilevel.selector_optimizer {
+                SelectorOptimizer::Adam { lr: l, .. } | SelectorOptimizer::Sgd { lr: l, .. } => *l = lr,
+            }
+        }
+        bilevel.epochs = self.epochs.unwrap_or(bilevel.epochs);
+        bilevel.batch_size = self.batch_size.unwrap_or(bilevel.batch_size);
+        bilevel.micro_batch_size = self.micro_batch_size.unwrap_or(bilevel.micro_batch_size);
+        bilevel.seed = self.seed.unwrap_or(bilevel.seed);
+        Ok(bilevel)
     }
 }
 
