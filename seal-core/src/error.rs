@@ -1,22 +1,19 @@
 //! The one error type of seal-core.
 
 use crate::ids::ExampleId;
-use crate::schedule::SCHEDULE_FORMS;
-use crate::selection::METHOD_NAMES;
 
 /// Everything that can go wrong in schedules, the selector, its optimizer and selection.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// A CLI spelling of a penalty schedule did not parse.
-    #[error(
-        "cannot parse penalty schedule `{text}`: {reason}; expected one of {}",
-        SCHEDULE_FORMS
-    )]
+    #[error("cannot parse penalty schedule `{text}`: {reason}; expected one of {expected}")]
     ParseSchedule {
         /// The text as given.
         text: String,
         /// What is wrong with it.
         reason: String,
+        /// The spellings there are (`SCHEDULE_FORMS`).
+        expected: &'static str,
     },
     /// A penalty schedule parameter is out of range.
     #[error("invalid penalty schedule {schedule}: `{field}` {reason}")]
@@ -187,10 +184,12 @@ pub enum CoreError {
         step: u64,
     },
     /// A CLI or TOML spelling of a selection method did not parse.
-    #[error("unknown selection method `{text}`; expected one of {}", METHOD_NAMES)]
+    #[error("unknown selection method `{text}`; expected one of {expected}")]
     UnknownMethod {
         /// The text as given.
         text: String,
+        /// The names there are (`METHOD_NAMES`).
+        expected: &'static str,
     },
     /// A per-example score of a selection method (a loss, a weight) is NaN or infinite.
     #[error("{what} of example `{id}` is not finite")]

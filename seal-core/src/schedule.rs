@@ -215,6 +215,7 @@ impl FromStr for PenaltySchedule {
         let parse_error = |reason: String| CoreError::ParseSchedule {
             text: text.to_owned(),
             reason,
+            expected: SCHEDULE_FORMS,
         };
         let mut parts = text.trim().split(':');
         let name = parts.next().unwrap_or_default();

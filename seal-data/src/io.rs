@@ -261,31 +261,8 @@ pub fn write_jsonl(path: &Path, examples: &[Example]) -> Result<()> {
     })
 }
 
-/// Reads a JSONL file of [`Example`]s (the `canonical` import format, strict).
-///
-/// # Errors
-/// The import errors of the canonical format (bad line, missing field, duplicate id, ...).
-pub fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
-    let options = crate::import::ImportOptions {
-        format: Some(crate::import::Format::Canonical),
-        ..Default::default()
-    };
-    Ok(crate::import::import_file(path, &options)?.examples)
-}
-
-/// Reads canonical records from a `.parquet` file or a JSONL file of [`Example`]s.
-///
-/// # Errors
-/// As [`read_parquet`], or the import errors of the canonical JSONL format.
-pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
-    if is_parquet(path) {
-        return read_parquet(path);
-    }
-    read_jsonl(path)
-}
-
 /// Writes `examples` as canonical JSONL when `path` ends in `.jsonl`, as Parquet otherwise
-/// (the counterpart of [`read_examples`]), atomically, making `path`'s folder first.
+/// (the counterpart of [`read_examples`](crate::read_examples)), atomically, making `path`'s folder first.
 ///
 /// # Errors
 /// [`DataError::Write`] if the folder or the file cannot be written.

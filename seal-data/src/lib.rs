@@ -49,12 +49,13 @@ pub mod world;
 pub use error::{DataError, Position, Result};
 pub use import::{
     DEFAULT_MAX_RECORD_BYTES, FieldMapping, Format, HhSide, ImportOptions, Imported, Reject, StreamReport,
-    detect_format, import_file, import_files, import_files_with, import_jsonl_chunks, write_rejects,
+    detect_format, import_file, import_files, import_files_with, import_jsonl_chunks, read_examples,
+    read_jsonl, write_rejects,
 };
 pub use inspect::{Summary, length_histogram, summarize, token_lengths};
 pub use io::{
-    ExampleWriter, ROW_GROUP_ROWS, read_examples, read_jsonl, read_parquet, read_parquet_chunks,
-    write_examples, write_jsonl, write_parquet,
+    ExampleWriter, ROW_GROUP_ROWS, read_parquet, read_parquet_chunks, write_examples, write_jsonl,
+    write_parquet,
 };
 pub use mix::{
     DedupMode, FieldsSpec, FilterSpec, HashSplitSpec, MixReport, Mixture, Recipe, SourceReport, SourceSpec,

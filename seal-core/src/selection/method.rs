@@ -87,6 +87,7 @@ impl FromStr for SelectionMethod {
             .find(|m| m.name() == text)
             .ok_or_else(|| CoreError::UnknownMethod {
                 text: text.to_owned(),
+                expected: METHOD_NAMES,
             })
     }
 }

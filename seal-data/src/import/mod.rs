@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{DataError, Position, Result};
-use crate::io::is_parquet;
+use crate::io::{is_parquet, read_parquet};
 use crate::record::{Example, Label, content_id, id_key};
 use seal_core::ExampleId;
 
@@ -249,6 +249,29 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     let container = rows::container(path, &text);
     let parsed = rows::parse(path, &text, container)?;
     rows::detect(path, &parsed, container)
+}
+
+/// Reads a JSONL file of [`Example`]s (the `canonical` import format, strict).
+///
+/// # Errors
+/// The import errors of the canonical format (bad line, missing field, duplicate id, ...).
+pub fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
+    let options = ImportOptions {
+        format: Some(Format::Canonical),
+        ..Default::default()
+    };
+    Ok(import_file(path, &options)?.examples)
+}
+
+/// Reads canonical records from a `.parquet` file or a JSONL file of [`Example`]s.
+///
+/// # Errors
+/// As [`read_parquet`], or the import errors of the canonical JSONL format.
+pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
+    if is_parquet(path) {
+        return read_parquet(path);
+    }
+    read_jsonl(path)
 }
 
 /// Imports one file. See [`import_files`].

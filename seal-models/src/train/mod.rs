@@ -23,25 +23,4 @@ pub use adam::{AdamSettings, HostAdam, ModelOptimizer};
 pub use batch::{LengthGroup, TrainBatch, eval_losses, grouped_losses, length_groups};
 pub use objective::{LlamaObjective, ObjectiveSettings, fork};
 pub use sft::{LrSchedule, Sft, SftConfig, SftEpochReport, SftState, example_losses};
-pub use step::{GradientStep, clip_global_norm, sft_step};
-
-/// One optimizer step of a model trainer (fine-tuning, the reward model), as its observer sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainStep {
-    /// The epoch (from 0).
-    pub epoch: u64,
-    /// The step within the epoch (from 0).
-    pub step: u64,
-    /// Steps per epoch.
-    pub steps: u64,
-    /// The optimizer step counted across epochs (from 0).
-    pub global_step: u64,
-    /// Steps of the whole run.
-    pub total_steps: u64,
-    /// Mean loss of the step's batch (before its update).
-    pub loss: f64,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Tokens of the step's batch (padding excluded).
-    pub tokens: u64,
-}
+pub use step::{GradientStep, TrainStep, clip_global_norm, sft_step};

@@ -14,10 +14,9 @@ use seal_core::{Observer, TokenizedExample};
 use seal_io::write_json_atomic;
 use serde::{Deserialize, Serialize};
 
-use super::TrainStep;
 use super::adam::AdamSettings;
 use super::batch::{grouped_losses, length_groups};
-use super::step::GradientStep;
+use super::step::{GradientStep, TrainStep};
 use crate::checkpoint::{load_module, save_module};
 use crate::error::{ModelError, Result};
 use crate::llama::model::Llama;

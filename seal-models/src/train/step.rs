@@ -99,6 +99,27 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> GradientStep<M, B> {
     }
 }
 
+/// One optimizer step of a model trainer (fine-tuning, the reward model), as its observer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainStep {
+    /// The epoch (from 0).
+    pub epoch: u64,
+    /// The step within the epoch (from 0).
+    pub step: u64,
+    /// Steps per epoch.
+    pub steps: u64,
+    /// The optimizer step counted across epochs (from 0).
+    pub global_step: u64,
+    /// Steps of the whole run.
+    pub total_steps: u64,
+    /// Mean loss of the step's batch (before its update).
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Tokens of the step's batch (padding excluded).
+    pub tokens: u64,
+}
+
 /// One unclipped step on the mean per-example loss of `batch` (the `seal bench train-step`
 /// loop); returns the updated model and the loss.
 ///
