@@ -43,6 +43,9 @@ pub enum Command {
     Select(Box<SelectArgs>),
     /// Fine-tune a model on SEAL's selection or a baseline (or train one from scratch).
     Finetune(Box<FinetuneArgs>),
+    /// Preference-tune a model (DPO) on pairs of a preferred and a worse answer to one prompt,
+    /// against the model as it starts.
+    Dpo(Box<DpoArgs>),
     /// Datasets: import source files into canonical records, inspect a record file.
     #[command(subcommand)]
     Data(DataCommand),
@@ -590,6 +593,52 @@ pub struct SelectArgs {
     /// Seed of the batch order.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct DpoArgs {
+    /// The model folder to tune; it is also the reference of the loss.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The pairs: JSONL with `prompt`, `chosen`, `rejected` per line (e.g. from `seal data pairs`).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Output run folder: `model/`, `checkpoints/`, `metrics.json`, `metrics.jsonl`, `dpo.json`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Passes over the pairs.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: u64,
+    /// Pairs per optimizer step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Pairs per forward/backward pass (twice as many rows).
+    #[arg(long, default_value_t = 4)]
+    pub micro_batch_size: usize,
+    /// Learning rate (Adam, constant).
+    #[arg(long, default_value_t = 2e-6)]
+    pub lr: f64,
+    /// β: how strongly the loss holds the model to where it started.
+    #[arg(long, default_value_t = 0.1)]
+    pub beta: f64,
+    /// Global gradient-norm clip.
+    #[arg(long, default_value_t = 1.0)]
+    pub clip_norm: f64,
+    /// Longest answer in tokens, prompt included; pairs with a longer one are left out.
+    #[arg(long, default_value_t = 512)]
+    pub max_len: usize,
+    /// Prompt template: `reference` (Human:/Assistant:) or `model` (the tokenizer's own).
+    #[arg(long, value_enum, default_value_t = TemplateChoice::Reference)]
+    pub template: TemplateChoice,
+    /// Seed of the pair order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device: `cpu`, or `cuda` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu", value_parser = Device::parse_built)]
+    pub device: Device,
 }
 
 #[derive(Args, Debug)]

@@ -43,7 +43,8 @@ pub use llama::model::{Llama, TokenBatch, init_random};
 pub use lora::{LoraConfig, attach_lora, load_adapter, merge_lora, save_adapter};
 pub use loss::{per_example_loss, response_losses};
 pub use train::{
-    AdamSettings, GradientStep, HostAdam, LengthGroup, LlamaObjective, LrSchedule, ModelOptimizer,
-    ObjectiveSettings, Sft, SftConfig, SftEpochReport, SftState, TrainBatch, TrainStep, clip_global_norm,
-    eval_losses, example_losses, fork, length_groups, sft_step,
+    AdamSettings, Dpo, GradientStep, HostAdam, LengthGroup, LlamaObjective, LrSchedule, ModelOptimizer,
+    ObjectiveSettings, PreferenceConfig, PreferenceEpochReport, Sft, SftConfig, SftEpochReport, SftState,
+    TokenizedPair, TrainBatch, TrainStep, clip_global_norm, eval_losses, example_losses, fork, length_groups,
+    sft_step,
 };

@@ -3,6 +3,7 @@
 mod ablate;
 mod bench;
 mod data;
+mod dpo;
 mod finetune;
 mod generate;
 mod judge;
@@ -20,6 +21,7 @@ pub fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::exec(cmd),
         Command::Data(cmd) => data::exec(cmd),
         Command::Finetune(args) => finetune::exec(*args),
+        Command::Dpo(args) => dpo::exec(*args),
         Command::Select(args) => select::exec(*args),
         Command::Demo(args) => ablate::exec_demo(args, quiet),
         Command::Ablate(args) => ablate::exec(args, quiet),

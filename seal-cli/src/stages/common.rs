@@ -255,3 +255,18 @@ pub fn record_run_spec<T: Serialize>(out: &Path, spec_path: &Path, spec: &T) -> 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_json(spec_path, spec)
 }
+
+/// Builds a folder at `dir` atomically: into a staging folder beside it, renamed into place.
+pub fn write_folder(dir: &Path, build: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let staging = PathBuf::from(format!("{}.partial", dir.display()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    build(&staging)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&staging, dir).with_context(|| format!("moving {} into place", dir.display()))?;
+    Ok(())
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::choose::{Chosen, choose_ids};
 use super::common::{
     ModelSource, TemplateChoice, check_run_dir, copy_tokenizer, peak_rss, read_records, record_run_spec,
-    require_file, tokenize, write_json,
+    require_file, tokenize, write_folder, write_json,
 };
 
 /// Everything a fine-tuning run depends on; written to `finetune.json` as resolved.
@@ -355,19 +355,4 @@ fn training_records(
         bail!("the selection is empty: nothing to fine-tune on");
     }
     Ok(train)
-}
-
-/// Builds a folder at `dir` atomically: into a staging folder beside it, renamed into place.
-fn write_folder(dir: &Path, build: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let staging = PathBuf::from(format!("{}.partial", dir.display()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    std::fs::create_dir_all(&staging)?;
-    build(&staging)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)?;
-    }
-    std::fs::rename(&staging, dir).with_context(|| format!("moving {} into place", dir.display()))?;
-    Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod choose;
 pub mod common;
+pub mod dpo;
 pub mod finetune;
 pub mod generate;
 pub mod refusals;

@@ -2,6 +2,7 @@
 
 mod data;
 mod demo;
+mod dpo;
 mod finetune;
 mod hostile;
 mod judge;

@@ -218,12 +218,7 @@ impl<B: AutodiffBackend> Sft<B> {
         device: &B::Device,
     ) -> Result<Self> {
         let mut run = Self::new(skeleton, data, config)?;
-        let state_path = dir.join(STATE_FILE);
-        let text = std::fs::read_to_string(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
-        let state: SftState = serde_json::from_str(&text).map_err(|source| ModelError::Json {
-            path: state_path.clone(),
-            source,
-        })?;
+        let state: SftState = read_run_state(dir)?;
         let steps = run.config.steps_per_epoch(run.data.len());
         if state.epochs_done > run.config.epochs
             || state.global_step != state.epochs_done * steps
@@ -239,8 +234,7 @@ impl<B: AutodiffBackend> Sft<B> {
             });
         }
         let model = run.model.take().expect("set by new");
-        run.model = Some(load_module(model, &dir.join(MODEL_FILE), device)?);
-        run.step.load(&dir.join(OPTIM_FILE), device)?;
+        run.model = Some(load_run_weights(dir, model, &mut run.step, device)?);
         run.state = state;
         Ok(run)
     }
@@ -251,12 +245,7 @@ impl<B: AutodiffBackend> Sft<B> {
     /// # Errors
     /// [`ModelError::Io`] or [`ModelError::Checkpoint`].
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
-        save_module(self.model(), &dir.join(MODEL_FILE))?;
-        self.step.save(&dir.join(OPTIM_FILE))?;
-        let state = serde_json::to_value(&self.state).expect("state serialises");
-        write_json_atomic(&dir.join(STATE_FILE), &state)?;
-        Ok(())
+        save_run_checkpoint(dir, self.model(), &self.step, &self.state)
     }
 
     /// Whether every planned epoch has run.
@@ -389,6 +378,46 @@ pub fn example_losses<B: AutodiffBackend>(
         out.extend(grouped_losses(&model, &length_groups(&rows, pad_id), rows.len())?);
     }
     Ok(out)
+}
+
+/// Writes a trainer's checkpoint into `dir` (created if needed): the model, its optimizer, then
+/// the trainer's progress `state`, each file atomic and the state last, so a checkpoint whose
+/// state file exists is complete ([`latest_checkpoint`] looks for it).
+pub(super) fn save_run_checkpoint<B: AutodiffBackend>(
+    dir: &Path,
+    model: &Llama<B>,
+    step: &GradientStep<Llama<B>, B>,
+    state: &impl Serialize,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    save_module(model, &dir.join(MODEL_FILE))?;
+    step.save(&dir.join(OPTIM_FILE))?;
+    let state = serde_json::to_value(state).expect("state serialises");
+    write_json_atomic(&dir.join(STATE_FILE), &state)?;
+    Ok(())
+}
+
+/// The progress state of a checkpoint written by [`save_run_checkpoint`].
+pub(super) fn read_run_state<S: serde::de::DeserializeOwned>(dir: &Path) -> Result<S> {
+    let state_path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
+    serde_json::from_str(&text).map_err(|source| ModelError::Json {
+        path: state_path.clone(),
+        source,
+    })
+}
+
+/// The model and optimizer state of a checkpoint written by [`save_run_checkpoint`], loaded
+/// into `skeleton` (same architecture) and `step`.
+pub(super) fn load_run_weights<B: AutodiffBackend>(
+    dir: &Path,
+    skeleton: Llama<B>,
+    step: &mut GradientStep<Llama<B>, B>,
+    device: &B::Device,
+) -> Result<Llama<B>> {
+    let model = load_module(skeleton, &dir.join(MODEL_FILE), device)?;
+    step.load(&dir.join(OPTIM_FILE), device)?;
+    Ok(model)
 }
 
 /// The checkpoint folder of epoch `epoch` (from 0) under `root`: `root/epoch-0001` for the first.

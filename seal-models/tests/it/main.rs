@@ -9,6 +9,7 @@ mod gpu;
 mod lora;
 mod objective;
 mod parity;
+mod preference;
 mod sft;
 mod smollm2;
 mod train;
