@@ -256,6 +256,27 @@ impl MetricsStream {
             .and_then(|()| self.file.flush())
             .with_context(|| format!("writing {}", self.path.display()))
     }
+
+    /// Appends a model trainer's step (fine-tuning, preference tuning): its loss, rate, tokens,
+    /// and the step's and the run's wall time so far. A failed write is logged, not fatal: the
+    /// checkpoint still saves the run (a full disk must not kill it).
+    pub fn write_train_step(&mut self, step: &seal_models::TrainStep, step_s: f64, elapsed_s: f64) {
+        let record = serde_json::json!({
+            "step": step.global_step,
+            "epoch": step.epoch,
+            "epoch_step": step.step,
+            "steps_per_epoch": step.steps,
+            "loss": step.loss,
+            "lr": step.lr,
+            "tokens": step.tokens,
+            "tokens_per_s": step.tokens as f64 / step_s,
+            "step_s": step_s,
+            "elapsed_s": elapsed_s,
+        });
+        if let Err(e) = self.write(&record) {
+            tracing::warn!("{e:#}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -108,19 +108,7 @@ pub fn run<B: AutodiffBackend>(
         let report = dpo.run_epoch(&mut |step: &TrainStep| {
             let dt = last_step.elapsed().as_secs_f64().max(1e-9);
             last_step = Instant::now();
-            let record = serde_json::json!({
-                "step": step.global_step,
-                "epoch": step.epoch,
-                "epoch_step": step.step,
-                "steps_per_epoch": step.steps,
-                "loss": step.loss,
-                "lr": step.lr,
-                "tokens": step.tokens,
-                "step_s": dt,
-            });
-            if let Err(e) = metrics.write(&record) {
-                tracing::warn!("{e:#}");
-            }
+            metrics.write_train_step(step, dt, started.elapsed().as_secs_f64());
             bar.set_message(format!("epoch {} loss {:.4}", step.epoch + 1, step.loss));
             bar.set_position(step.global_step + 1);
         })?;

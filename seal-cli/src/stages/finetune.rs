@@ -171,22 +171,7 @@ pub fn run<B: AutodiffBackend>(
         let report = sft.run_epoch(&mut |step: &seal_models::TrainStep| {
             let dt = last_step.elapsed().as_secs_f64().max(1e-9);
             last_step = Instant::now();
-            let record = serde_json::json!({
-                "step": step.global_step,
-                "epoch": step.epoch,
-                "epoch_step": step.step,
-                "steps_per_epoch": step.steps,
-                "loss": step.loss,
-                "lr": step.lr,
-                "tokens": step.tokens,
-                "tokens_per_s": step.tokens as f64 / dt,
-                "step_s": dt,
-                "elapsed_s": started_steps.elapsed().as_secs_f64(),
-            });
-            // A full disk must not kill the run: the checkpoint still saves the state.
-            if let Err(e) = metrics.write(&record) {
-                tracing::warn!("{e:#}");
-            }
+            metrics.write_train_step(step, dt, started_steps.elapsed().as_secs_f64());
             bar.set_message(format!(
                 "epoch {} loss {:.4} lr {:.2e}",
                 step.epoch + 1,

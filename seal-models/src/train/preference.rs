@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adam::AdamSettings;
 use super::batch::{grouped_losses, length_groups};
-use super::sft::{load_run_weights, read_run_state, save_run_checkpoint};
+use super::sft::{check_progress, load_run_weights, read_run_state, save_run_checkpoint};
 use super::step::{GradientStep, TrainStep};
 use crate::backend::host_f32;
 use crate::error::{ModelError, Result};
@@ -216,19 +216,12 @@ impl<B: AutodiffBackend> Dpo<B> {
         let mut run = Self::new(start, pairs, config)?;
         let state: PreferenceState = read_run_state(dir)?;
         let steps = run.config.steps_per_epoch(run.pairs.len());
-        if state.epochs_done > run.config.epochs
-            || state.global_step != state.epochs_done * steps
-            || state.history.len() as u64 != state.epochs_done
-        {
-            return Err(ModelError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "it holds {} epochs / {} steps, which does not fit {} epochs of {steps} steps \
-                     (was it made with other pairs or settings?)",
-                    state.epochs_done, state.global_step, run.config.epochs
-                ),
-            });
-        }
+        check_progress(
+            dir,
+            (state.epochs_done, state.global_step, state.history.len()),
+            run.config.epochs,
+            steps,
+        )?;
         let model = run.model.take().expect("set by new");
         run.model = Some(load_run_weights(dir, model, &mut run.step, device)?);
         run.state = state;

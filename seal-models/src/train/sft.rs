@@ -220,19 +220,12 @@ impl<B: AutodiffBackend> Sft<B> {
         let mut run = Self::new(skeleton, data, config)?;
         let state: SftState = read_run_state(dir)?;
         let steps = run.config.steps_per_epoch(run.data.len());
-        if state.epochs_done > run.config.epochs
-            || state.global_step != state.epochs_done * steps
-            || state.history.len() as u64 != state.epochs_done
-        {
-            return Err(ModelError::Checkpoint {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "it holds {} epochs / {} steps, which does not fit {} epochs of {steps} steps \
-                     (was it made with other data or settings?)",
-                    state.epochs_done, state.global_step, run.config.epochs
-                ),
-            });
-        }
+        check_progress(
+            dir,
+            (state.epochs_done, state.global_step, state.history.len()),
+            run.config.epochs,
+            steps,
+        )?;
         let model = run.model.take().expect("set by new");
         run.model = Some(load_run_weights(dir, model, &mut run.step, device)?);
         run.state = state;
@@ -394,6 +387,26 @@ pub(super) fn save_run_checkpoint<B: AutodiffBackend>(
     step.save(&dir.join(OPTIM_FILE))?;
     let state = serde_json::to_value(state).expect("state serialises");
     write_json_atomic(&dir.join(STATE_FILE), &state)?;
+    Ok(())
+}
+
+/// Checks that a checkpoint's progress `(epochs done, global step, epoch reports)` fits a run
+/// of `epochs` epochs of `steps` steps each.
+pub(super) fn check_progress(
+    dir: &Path,
+    (epochs_done, global_step, reports): (u64, u64, usize),
+    epochs: u64,
+    steps: u64,
+) -> Result<()> {
+    if epochs_done > epochs || global_step != epochs_done * steps || reports as u64 != epochs_done {
+        return Err(ModelError::Checkpoint {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "it holds {epochs_done} epochs / {global_step} steps, which does not fit {epochs} epochs \
+                 of {steps} steps (was it made with other data or settings?)"
+            ),
+        });
+    }
     Ok(())
 }
 
