@@ -20,6 +20,7 @@
 //! ```
 
 pub mod compare;
+pub mod diagnostics;
 pub mod error;
 pub mod generations;
 pub mod jsonl;
@@ -33,6 +34,7 @@ pub use compare::{
     JudgeRun, JudgeRunSettings, judge_files, judge_files_with, judge_generations, judge_generations_with,
     pair_records,
 };
+pub use diagnostics::label_diagnostics;
 pub use error::{EvalError, Result};
 pub use generations::{GenerationRecord, read_generations, write_generations};
 pub use judge::{

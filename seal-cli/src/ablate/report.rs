@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::RunResult;
 use super::plan::ResolvedPlan;
 use crate::stages::common::write_json;
-use crate::stages::select::label_diagnostics;
+use seal_eval::label_diagnostics;
 
 /// The judge-free view of one ranking.
 #[derive(Debug, Clone, Default, Serialize)]

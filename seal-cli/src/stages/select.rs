@@ -13,9 +13,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use seal_core::{
     Algorithm, AuxLoss, Bilevel, BilevelConfig, BilevelState, EpochReport, ExampleId, Observer,
-    PenaltySchedule, SelectorOptimizer, SoftmaxScope, StepReport, WeightKind, auroc, dropped_share,
+    PenaltySchedule, SelectorOptimizer, SoftmaxScope, StepReport, WeightKind,
 };
-use seal_data::{Example, Label, TextTokenizer, write_scores};
+use seal_data::{Example, TextTokenizer, write_scores};
 use seal_models::backend::AutodiffBackend;
 use seal_models::train::sft::{epoch_dir, latest_checkpoint};
 use seal_models::{
@@ -363,7 +363,7 @@ pub fn run<B: AutodiffBackend>(
 
     let examples: Vec<&Example> = ids.iter().map(|id| labels[id]).collect();
     let (label_auroc, dropped_harmful_share, novel_vs_harmful_auroc) =
-        label_diagnostics(&examples, &logits, &result.selection.kept_flags())?;
+        seal_eval::label_diagnostics(&examples, &logits, &result.selection.kept_flags())?;
     let epochs: Vec<SelectEpochMetrics> = result
         .epochs
         .iter()
@@ -392,42 +392,6 @@ pub fn run<B: AutodiffBackend>(
     };
     write_json(&out.join("metrics.json"), &metrics)?;
     Ok(metrics)
-}
-
-/// Poison AUROC (benign above harmful by logit), harmful share of the dropped part, and novel
-/// benign above harmful; each `None` where the labels do not allow it.
-pub fn label_diagnostics(
-    examples: &[&Example],
-    logits: &[f32],
-    kept: &[bool],
-) -> anyhow::Result<(Option<f64>, Option<f64>, Option<f64>)> {
-    let labelled: Vec<usize> = (0..examples.len())
-        .filter(|&i| examples[i].label != Label::Unknown)
-        .collect();
-    let harmful = |i: usize| examples[i].label == Label::Harmful;
-    let has = |f: &dyn Fn(usize) -> bool| labelled.iter().any(|&i| f(i));
-    if !(has(&harmful) && has(&|i| !harmful(i))) {
-        return Ok((None, None, None));
-    }
-    // AUROC of "is harmful" scored by −logit: how well a low logit marks the poison.
-    let scores: Vec<f64> = labelled.iter().map(|&i| -f64::from(logits[i])).collect();
-    let is_harmful: Vec<bool> = labelled.iter().map(|&i| harmful(i)).collect();
-    let label_auroc = auroc(&scores, &is_harmful)?;
-    let kept_labelled: Vec<bool> = labelled.iter().map(|&i| kept[i]).collect();
-    let dropped = dropped_share(&kept_labelled, &is_harmful)?;
-    let novel: Vec<usize> = labelled
-        .iter()
-        .copied()
-        .filter(|&i| harmful(i) || examples[i].novel)
-        .collect();
-    let novel_auroc = if novel.iter().any(|&i| examples[i].novel) {
-        let scores: Vec<f64> = novel.iter().map(|&i| -f64::from(logits[i])).collect();
-        let labels: Vec<bool> = novel.iter().map(|&i| harmful(i)).collect();
-        Some(auroc(&scores, &labels)?)
-    } else {
-        None
-    };
-    Ok((Some(label_auroc), dropped, novel_auroc))
 }
 
 /// Tokens θ processes in one epoch: all of D_ft and as many safe rows (mean safe length).
