@@ -58,6 +58,21 @@ align-smollm2: sys-deps smollm2
     mkdir -p docs/align && cp target/align-run/report.md docs/align/align-report.md && cp target/break-run/report.md docs/align/break-report.md
     grep -E 'Elapsed|Maximum resident' target/align-run.time target/break-run.time | tee docs/align/cost.txt
 
+# attempt 8 of the aligned SmolLM2 (after `just align-smollm2`): DPO of the SFT-aligned model on pairs of its
+# own training prompts (chosen: the alignment mix's answers; rejected: SmolLM2-as-shipped's compliances to the
+# harmful ones, the aligned model's refusals of the benign ones), then its refusal rates (plans/align-dpo.toml)
+align-dpo: sys-deps smollm2
+    cargo build --release --locked -p seal-cli
+    for r in harmful-prompts benign-prompts; do target/release/seal data mix --recipe recipes/dpo/$r.toml --out target/dpo/${r%-prompts}.parquet; done
+    [ -f target/dpo/harmful-start.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/dpo/harmful.parquet --distill --chat --greedy --max-new-tokens 192 --batch-size 16 --out target/dpo/harmful-start.parquet
+    [ -f target/dpo/benign-aligned.parquet ] || target/release/seal generate --model target/smollm2-aligned/model --prompts target/dpo/benign.parquet --distill --chat --greedy --max-new-tokens 48 --batch-size 16 --out target/dpo/benign-aligned.parquet
+    target/release/seal data mix --recipe recipes/dpo/rejected.toml --out target/dpo/rejected.parquet
+    target/release/seal data pairs --chosen target/align/align.parquet --rejected target/dpo/rejected.parquet --out target/dpo/pairs.jsonl
+    /usr/bin/time -v target/release/seal dpo --model target/smollm2-aligned/model --pairs target/dpo/pairs.jsonl --template model --max-len 384 --epochs 2 --lr 5e-6 --beta 0.1 --batch-size 16 --micro-batch-size 4 --out target/dpo/run --resume 2> target/dpo/dpo.time || (tail -40 target/dpo/dpo.time; exit 1)
+    /usr/bin/time -v target/release/seal ablate --plan plans/align-dpo.toml --out target/dpo/eval --resume 2> target/dpo/eval.time || (tail -40 target/dpo/eval.time; exit 1)
+    mkdir -p docs/align && cp target/dpo/eval/report.md docs/align/attempt-8-report.md
+    grep -E 'Elapsed|Maximum resident' target/dpo/dpo.time target/dpo/eval.time | tee docs/align/attempt-8-cost.txt
+
 # Preference pairs from the two halves of the HH hash split, a SmolLM2 backbone, 1 epoch (about
 # 2 h on 2 cores beside other work), then its win rate of the aligned model (`full` of
 # plans/align-smollm2.toml, after `just align-smollm2`) over the unaligned one on the harmful set.
