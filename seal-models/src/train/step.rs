@@ -46,11 +46,6 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> GradientStep<M, B> {
         Self::new(self.adam.clone(), self.clip_norm)
     }
 
-    /// The Adam settings.
-    pub fn adam(&self) -> &AdamSettings {
-        &self.adam
-    }
-
     /// Adds the gradient of the scalar `loss` (one element) with respect to `model`.
     pub fn backward(&mut self, model: &M, loss: Tensor<B, 1>) {
         let grads = GradientsParams::from_grads(loss.backward(), model);

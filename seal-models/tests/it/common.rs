@@ -68,3 +68,20 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 pub const LOGITS_TOL: f32 = 1e-4;
 /// Absolute tolerance on per-example losses against transformers (issue 2).
 pub const LOSS_TOL: f32 = 1e-5;
+
+/// The tiny Llama fixture's rows (`expected.json`), unpadded, as training examples.
+pub fn fixture_rows() -> Vec<seal_core::TokenizedExample> {
+    let exp = expected("tiny-llama", "expected.json");
+    exp.forward
+        .input_ids
+        .iter()
+        .zip(exp.forward.loss_mask.iter().zip(&exp.forward.attention_mask))
+        .map(|(ids, (mask, att))| {
+            let len = att.iter().filter(|&&a| a != 0).count();
+            seal_core::TokenizedExample {
+                input_ids: ids[..len].to_vec(),
+                loss_mask: mask[..len].to_vec(),
+            }
+        })
+        .collect()
+}

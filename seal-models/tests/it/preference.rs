@@ -8,22 +8,10 @@ use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::train::preference::sequence_logps;
 use seal_models::{AdamSettings, Dpo, ModelError, PreferenceConfig, TokenizedPair, TrainStep, load_llama};
 
-use crate::common::{expected, fixture};
+use crate::common::{fixture, fixture_rows};
 
 fn rows() -> Vec<TokenizedExample> {
-    let exp = expected("tiny-llama", "expected.json");
-    exp.forward
-        .input_ids
-        .iter()
-        .zip(exp.forward.loss_mask.iter().zip(&exp.forward.attention_mask))
-        .map(|(ids, (mask, att))| {
-            let len = att.iter().filter(|&&a| a != 0).count();
-            TokenizedExample {
-                input_ids: ids[..len].to_vec(),
-                loss_mask: mask[..len].to_vec(),
-            }
-        })
-        .collect()
+    fixture_rows()
 }
 
 /// Every ordered pair of two different fixture rows, the first one preferred.

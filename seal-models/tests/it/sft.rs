@@ -10,22 +10,10 @@ use seal_core::{NoopObserver, TokenizedExample};
 use seal_models::backend::{CpuTrain, cpu_device};
 use seal_models::{AdamSettings, LoraConfig, LrSchedule, Sft, SftConfig, attach_lora, load_llama};
 
-use crate::common::{expected, fixture};
+use crate::common::{fixture, fixture_rows};
 
 fn data() -> Vec<TokenizedExample> {
-    let exp = expected("tiny-llama", "expected.json");
-    exp.forward
-        .input_ids
-        .iter()
-        .zip(exp.forward.loss_mask.iter().zip(&exp.forward.attention_mask))
-        .map(|(ids, (mask, att))| {
-            let len = att.iter().filter(|&&a| a != 0).count();
-            TokenizedExample {
-                input_ids: ids[..len].to_vec(),
-                loss_mask: mask[..len].to_vec(),
-            }
-        })
-        .collect()
+    fixture_rows()
 }
 
 fn config(epochs: u64) -> SftConfig {
