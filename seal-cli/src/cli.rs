@@ -240,6 +240,11 @@ pub struct GenerateArgs {
     /// generation records; answers cut at --max-new-tokens are left out and counted
     #[arg(long, requires = "prompts")]
     pub distill: bool,
+    /// With --distill: keep the answers cut at --max-new-tokens too (as rejected sides of
+    /// preference pairs, where a cut compliance is still the behaviour to push down; never as
+    /// SFT targets, which would teach stopping mid-sentence)
+    #[arg(long, requires = "distill")]
+    pub keep_cut: bool,
     /// Print JSON lines (prompt, answer, token counts) instead of plain text.
     #[arg(long)]
     pub json: bool,

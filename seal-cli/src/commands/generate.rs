@@ -5,7 +5,7 @@ use seal_models::SamplingConfig;
 
 use crate::cli::GenerateArgs;
 use seal_cli::stages::common::TemplateChoice;
-use seal_cli::stages::generate::{GenerateSpec, PromptSet};
+use seal_cli::stages::generate::{CutAnswers, GenerateSpec, PromptSet};
 
 pub fn exec(args: GenerateArgs) -> anyhow::Result<()> {
     if let Some(prompts) = &args.prompts {
@@ -64,17 +64,30 @@ fn generate_set(args: &GenerateArgs, prompts: &std::path::Path) -> anyhow::Resul
     };
     let device = args.device;
     if args.distill {
-        let (kept, cut) =
-            seal_models::on_device!(device, seal_cli::stages::generate::distill_to, &spec, out)?;
+        let cut_answers = if args.keep_cut {
+            CutAnswers::Keep
+        } else {
+            CutAnswers::Drop
+        };
+        let (kept, left_out) = seal_models::on_device!(
+            device,
+            seal_cli::stages::generate::distill_to,
+            &spec,
+            out,
+            cut_answers
+        )?;
+        let why = match cut_answers {
+            CutAnswers::Drop => format!("cut at --max-new-tokens {} or empty", args.max_new_tokens),
+            CutAnswers::Keep => "empty".to_string(),
+        };
         println!(
-            "{kept} finished answers -> {} ({} cut at --max-new-tokens {} left out{})",
+            "{kept} answers -> {} ({} {why} left out{})",
             out.display(),
-            cut.len(),
-            args.max_new_tokens,
-            if cut.is_empty() {
+            left_out.len(),
+            if left_out.is_empty() {
                 String::new()
             } else {
-                format!(": {}", cut.join(", "))
+                format!(": {}", left_out.join(", "))
             }
         );
         return Ok(());

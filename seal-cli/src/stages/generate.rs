@@ -147,19 +147,32 @@ pub fn run<B: Backend>(
     Ok(records)
 }
 
+/// Which answers [`distill`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutAnswers {
+    /// Leave out the answers cut at `max_new_tokens`: training on them would teach stopping
+    /// mid-sentence (self-distillation for SFT).
+    Drop,
+    /// Keep them: as the rejected side of a preference pair, a compliance cut at the limit is
+    /// still the behaviour to push down, and dropping them keeps only the short ones.
+    Keep,
+}
+
 /// Self-distillation data: the model's own answers to every prompt as canonical training
-/// records (the prompt record with `response` = the answer, `source` = `source`), without the
-/// answers cut at `max_new_tokens` (training on them would teach stopping mid-sentence), whose
-/// ids are returned beside.
+/// records (the prompt record with `response` = the answer, `source` = `source`). Empty answers
+/// are always left out, and the answers cut at `max_new_tokens` unless `cut_answers` keeps
+/// them; the ids of the answers left out are returned beside.
 pub fn distill<B: Backend>(
     spec: &GenerateSpec,
     source: &str,
+    cut_answers: CutAnswers,
     device: &B::Device,
 ) -> anyhow::Result<(Vec<seal_data::Example>, Vec<String>)> {
     let mut kept = Vec::new();
     let mut cut = Vec::new();
     for a in answer_all::<B>(spec, device)? {
-        if a.finished && !a.output.is_empty() {
+        let complete_enough = a.finished || cut_answers == CutAnswers::Keep;
+        if complete_enough && !a.output.is_empty() {
             kept.push(seal_data::Example {
                 source: source.to_string(),
                 response: Some(a.output),
@@ -173,10 +186,11 @@ pub fn distill<B: Backend>(
 }
 
 /// [`distill`], written to `out` as canonical records (`.parquet` or `.jsonl`, atomically);
-/// returns how many answers finished and the ids of those cut at `max_new_tokens`.
+/// returns how many answers were kept and the ids of those left out.
 pub fn distill_to<B: Backend>(
     spec: &GenerateSpec,
     out: &Path,
+    cut_answers: CutAnswers,
     device: &B::Device,
 ) -> anyhow::Result<(usize, Vec<String>)> {
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or_default();
@@ -185,11 +199,14 @@ pub fn distill_to<B: Backend>(
         "--out {}: --distill writes canonical records, .parquet or .jsonl",
         out.display()
     );
-    let (records, cut) = distill::<B>(spec, "self-distill", device)?;
+    let (records, cut) = distill::<B>(spec, "self-distill", cut_answers, device)?;
     anyhow::ensure!(
         !records.is_empty(),
-        "no answer finished within --max-new-tokens {}",
-        spec.sampling.max_new_tokens
+        "no answer to keep: every answer was empty{}",
+        match cut_answers {
+            CutAnswers::Drop => format!(" or cut at --max-new-tokens {}", spec.sampling.max_new_tokens),
+            CutAnswers::Keep => String::new(),
+        }
     );
     seal_data::write_examples(out, &records).with_context(|| format!("writing {}", out.display()))?;
     Ok((records.len(), cut))

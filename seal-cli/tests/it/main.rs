@@ -122,6 +122,62 @@ fn a_prompt_on_the_command_line_is_answered_as_the_same_prompt_in_a_set() {
 }
 
 #[test]
+fn distill_leaves_out_cut_answers_unless_asked_to_keep_them() {
+    // One new token: no answer can end on a stop token after it, so every answer is cut.
+    let tmp = tempfile::tempdir().unwrap();
+    let prompts = tmp.path().join("prompts.jsonl");
+    head(&fixture("world").join("eval_general.jsonl"), &prompts, 4, 0);
+    let model = fixture("world-model");
+    let distill = |out: &std::path::Path, extra: &[&str]| {
+        let args = [
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompts",
+            prompts.to_str().unwrap(),
+            "--distill",
+            "--greedy",
+            "--max-new-tokens",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        seal(&[&args[..], extra].concat())
+    };
+    let dropped = tmp.path().join("dropped.jsonl");
+    let o = distill(&dropped, &[]);
+    assert!(!o.status.success(), "every answer is cut: {}", stdout(&o));
+    assert!(stderr(&o).contains("cut at --max-new-tokens 1"), "{}", stderr(&o));
+    assert!(!dropped.exists(), "nothing written when nothing is kept");
+
+    let kept = tmp.path().join("kept.jsonl");
+    let o = distill(&kept, &["--keep-cut"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&kept)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", stdout(&o));
+    for row in &rows {
+        assert!(!row["response"].as_str().unwrap().is_empty(), "{row}");
+    }
+    // --keep-cut only means something with --distill.
+    let o = seal(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompts",
+        prompts.to_str().unwrap(),
+        "--keep-cut",
+        "--out",
+        tmp.path().join("x.jsonl").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--distill"), "{}", stderr(&o));
+}
+
+#[test]
 fn import_gguf_writes_a_loadable_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("imported");
