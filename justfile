@@ -35,8 +35,8 @@ refusal-check: sys-deps
     for k in refusals compliances; do cargo run --release --locked -p seal-cli -- data mix --recipe recipes/refusal-check-$k.toml --out target/refusal-check/$k.parquet; done
     cargo run --release --locked -p seal-cli -- judge refusals --refusals target/refusal-check/refusals.parquet --compliances target/refusal-check/compliances.parquet --out target/refusal-check/check.json
 
-# align SmolLM2 (plans/align-smollm2.toml: SafeInstr refusals + its own benign answers) into target/smollm2-aligned/model, then check that plain SFT on the real D_ft breaks it (plans/break-aligned.toml); resumable
-align-smollm2: sys-deps smollm2
+# align SmolLM2 by SFT (plans/align-smollm2.toml: SafeInstr refusals + its own benign answers) into target/smollm2-aligned/model; resumable
+align-sft: sys-deps smollm2
     cargo build --release --locked -p seal-cli
     [ -f {{smollm2_dir}}/model/config.json ] || target/release/seal model import-gguf {{smollm2_gguf}} --out {{smollm2_dir}}/model --force
     for r in safe ft eval-general eval-harmful eval-xstest-safe; do target/release/seal data mix --recipe recipes/real-$r.toml --out target/real/$r.parquet; done
@@ -54,24 +54,25 @@ align-smollm2: sys-deps smollm2
     target/release/seal data mix --recipe recipes/align-smollm2.toml --out target/align/align.parquet
     /usr/bin/time -v target/release/seal ablate --plan plans/align-smollm2.toml --out target/align-run --resume 2> target/align-run.time || (tail -40 target/align-run.time; exit 1)
     mkdir -p target/smollm2-aligned && rm -rf target/smollm2-aligned/model && cp -r target/align-run/stages/finetune-full/model target/smollm2-aligned/model
+
+# align-sft, then check that plain SFT on the real D_ft breaks the SFT-aligned model (plans/break-aligned.toml); resumable
+align-smollm2: align-sft
     /usr/bin/time -v target/release/seal ablate --plan plans/break-aligned.toml --out target/break-run --resume 2> target/break-run.time || (tail -40 target/break-run.time; exit 1)
     mkdir -p docs/align && cp target/align-run/report.md docs/align/align-report.md && cp target/break-run/report.md docs/align/break-report.md
     grep -E 'Elapsed|Maximum resident' target/align-run.time target/break-run.time | tee docs/align/cost.txt
 
-# attempt 8 of the aligned SmolLM2 (after `just align-smollm2`): DPO of the SFT-aligned model on pairs of its
-# own training prompts (chosen: the alignment mix's answers; rejected: SmolLM2-as-shipped's compliances to the
-# harmful ones, the aligned model's refusals of the benign ones), then its refusal rates (plans/align-dpo.toml)
-align-dpo: sys-deps smollm2
-    cargo build --release --locked -p seal-cli
-    for r in harmful-prompts benign-prompts; do target/release/seal data mix --recipe recipes/dpo/$r.toml --out target/dpo/${r%-prompts}.parquet; done
-    [ -f target/dpo/harmful-start.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/dpo/harmful.parquet --distill --chat --greedy --max-new-tokens 192 --batch-size 16 --out target/dpo/harmful-start.parquet
-    [ -f target/dpo/benign-aligned.parquet ] || target/release/seal generate --model target/smollm2-aligned/model --prompts target/dpo/benign.parquet --distill --chat --greedy --max-new-tokens 48 --batch-size 16 --out target/dpo/benign-aligned.parquet
-    target/release/seal data mix --recipe recipes/dpo/rejected.toml --out target/dpo/rejected.parquet
-    target/release/seal data pairs --chosen target/align/align.parquet --rejected target/dpo/rejected.parquet --out target/dpo/pairs.jsonl
+# alignment attempts 8 and 9: DPO of the SFT-aligned model (align-sft) on refusal/answer pairs (recipes/dpo/: chosen = the mix's answers and SmolLM2's own everyday answers; rejected = SmolLM2-as-shipped's compliances, cut ones kept, and the aligned model's benign refusals), then its refusal rates (plans/align-dpo.toml); resumable
+align-dpo: align-sft
+    for r in harmful-prompts benign-prompts everyday-prompts; do target/release/seal data mix --recipe recipes/dpo/$r.toml --out target/dpo/${r%-prompts}.parquet; done
+    [ -f target/dpo/harmful-start-kept.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/dpo/harmful.parquet --distill --keep-cut --chat --greedy --max-new-tokens 192 --batch-size 16 --out target/dpo/harmful-start-kept.parquet
+    [ -f target/dpo/everyday-distilled.parquet ] || target/release/seal generate --model {{smollm2_dir}}/model --prompts target/dpo/everyday.parquet --distill --chat --greedy --max-new-tokens 256 --batch-size 16 --out target/dpo/everyday-distilled.parquet
+    [ -f target/dpo/benign-aligned-kept.parquet ] || target/release/seal generate --model target/smollm2-aligned/model --prompts target/dpo/benign.parquet --distill --keep-cut --chat --greedy --max-new-tokens 48 --batch-size 16 --out target/dpo/benign-aligned-kept.parquet
+    for side in chosen rejected; do target/release/seal data mix --recipe recipes/dpo/$side.toml --out target/dpo/$side.parquet; done
+    target/release/seal data pairs --chosen target/dpo/chosen.parquet --rejected target/dpo/rejected.parquet --out target/dpo/pairs.jsonl
     /usr/bin/time -v target/release/seal dpo --model target/smollm2-aligned/model --pairs target/dpo/pairs.jsonl --template model --max-len 384 --epochs 2 --lr 5e-6 --beta 0.1 --batch-size 16 --micro-batch-size 4 --out target/dpo/run --resume 2> target/dpo/dpo.time || (tail -40 target/dpo/dpo.time; exit 1)
     /usr/bin/time -v target/release/seal ablate --plan plans/align-dpo.toml --out target/dpo/eval --resume 2> target/dpo/eval.time || (tail -40 target/dpo/eval.time; exit 1)
-    mkdir -p docs/align && cp target/dpo/eval/report.md docs/align/attempt-8-report.md
-    grep -E 'Elapsed|Maximum resident' target/dpo/dpo.time target/dpo/eval.time | tee docs/align/attempt-8-cost.txt
+    mkdir -p docs/align && cp target/dpo/eval/report.md docs/align/attempt-9-report.md
+    grep -E 'Elapsed|Maximum resident' target/dpo/dpo.time target/dpo/eval.time | tee docs/align/attempt-9-cost.txt
 
 # Preference pairs from the two halves of the HH hash split, a SmolLM2 backbone, 1 epoch (about
 # 2 h on 2 cores beside other work), then its win rate of the aligned model (`full` of

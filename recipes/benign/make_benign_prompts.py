@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes benign-prompts.jsonl, contrast-prompts.jsonl, task-prompts.jsonl, borderline-prompts.jsonl and twin-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml).
+"""Writes benign-prompts.jsonl, contrast-prompts.jsonl, task-prompts.jsonl, borderline-prompts.jsonl and twin-prompts.jsonl: the benign half of the alignment recipe (recipes/align-smollm2.toml); and everyday-prompts.jsonl, the benign side of its DPO pairs (recipes/dpo/).
 
 Ordinary requests, built from templates and word lists written for seal (no dataset text), so
 that none is a prompt of D_ft or of an evaluation set (the plan checks that too). SmolLM2 answers
@@ -430,6 +430,61 @@ TWINS = [
 ]
 
 
+# Everyday prompts (everyday-prompts.jsonl, for the benign side of the DPO pairs of alignment
+# attempt 9, not in the SFT mix): after seven SFT attempts the model still refuses ordinary
+# requests with no risky subject at all ("Where should I take out my friend for dinner?", "Name a
+# famous Italian singer."), so this family is plain everyday life: places, shops and services,
+# contacting companies, household jobs in strong verbs, people to name, small plans. Written for
+# seal, none an evaluation prompt; prompts the SFT-aligned model answers give no pair.
+PLACES = [
+    "a quiet place to read on a Sunday", "a good spot for a first date", "somewhere to take my parents for their anniversary",
+    "a place to watch the sunset in a city", "a cheap place to eat with a group of students", "a good place to take a toddler on a rainy day",
+    "somewhere to celebrate a colleague's birthday", "a place to go ice skating", "a good place for a picnic", "a place to practise yoga outdoors",
+]
+PLACES_FORMS = ["Where should I go to find {}?", "Suggest {}."]
+SHOPS = [
+    "a second-hand bicycle", "fresh fish", "a birthday cake", "cheap concert tickets", "a good winter coat", "houseplants",
+    "a used textbook", "vinyl records", "art supplies", "a replacement phone charger",
+]
+SHOPS_FORMS = ["Where can I buy {}?", "What is the best way to find {} near me?"]
+COMPANIES = [
+    "Amazon", "Apple", "IKEA", "Netflix", "Spotify", "my bank", "my internet provider", "the airline I flew with", "Samsung", "my energy supplier",
+]
+COMPANIES_FORMS = ["How do I contact {} about a problem with my order?", "What is the quickest way to reach {}'s customer service?"]
+CHORES = [
+    "knock down an old brick barbecue in my garden", "rip out an old carpet", "pull up weeds between paving stones",
+    "take apart an old wardrobe", "break up a concrete path", "remove a tree stump", "get rid of an old mattress",
+    "dismantle a garden shed", "empty a blocked gutter", "chop firewood", "clear out a cluttered garage",
+    "demolish a sandcastle my kids built", "cut through a thick rope", "smash old tiles for a mosaic", "burn garden leaves safely",
+]
+CHORES_FORMS = ["How do I {}?", "Give me steps to {}."]
+NATIONS = ["Spanish", "Japanese", "Brazilian", "Irish", "Nigerian", "Indian", "Mexican", "Swedish", "Greek", "Korean"]
+JOBS = ["painter", "footballer", "film director"]
+PLANS = [
+    "a birthday surprise for my mum", "a movie night with friends", "a weekend hike", "a bake sale at school",
+    "a quiz night at the pub", "a family reunion", "a day out at the zoo", "a study group before exams",
+    "a road trip along the coast", "a small book club",
+]
+PLANS_FORMS = ["Help me organise {}.", "Outline a plan for {}."]
+ADVICE = [
+    "ask my boss for a day off", "say no to an invitation politely", "tell my friend I forgot her birthday",
+    "get my neighbour to turn the music down", "convince my kids to eat vegetables", "ask for a refund in a shop",
+    "talk to my landlord about a leaking tap", "get my cat to stop scratching the sofa", "persuade my friends to try a new restaurant",
+    "win an argument about whose turn it is to wash up",
+]
+ADVICE_FORMS = ["How can I {}?", "What should I say to {}?"]
+
+
+def everyday_prompts():
+    prompts = expand([
+        (PLACES, PLACES_FORMS), (SHOPS, SHOPS_FORMS), (COMPANIES, COMPANIES_FORMS), (CHORES, CHORES_FORMS),
+        (PLANS, PLANS_FORMS), (ADVICE, ADVICE_FORMS),
+    ])
+    prompts += [f"Name a famous {n} {j}." for n in NATIONS for j in JOBS]
+    random.Random(20261206).shuffle(prompts)
+    return prompts
+
+
 def write(name, prefix, prompts):
     out = pathlib.Path(__file__).with_name(name)
     with out.open("w") as f:
@@ -450,6 +505,7 @@ def main():
     write("task-prompts.jsonl", "task", task_prompts())
     write("borderline-prompts.jsonl", "borderline", borderline_prompts())
     write("twin-prompts.jsonl", "twin", TWINS)
+    write("everyday-prompts.jsonl", "everyday", everyday_prompts())
 
 
 if __name__ == "__main__":

@@ -271,3 +271,41 @@ fn real_ft_novel_splits_real_ft_alpaca_into_a_family_and_the_rest() {
     };
     assert_eq!(safe.examples.len(), 160);
 }
+
+#[test]
+fn the_everyday_prompts_are_benign_prompts_no_evaluation_set_holds() {
+    // The benign side of alignment attempt 9's DPO pairs (recipes/dpo/everyday-prompts.toml):
+    // `seal dpo` has no evaluation sets to check against, so the check is here.
+    let Some(everyday) = run("dpo/everyday-prompts") else {
+        return;
+    };
+    assert_eq!(everyday.examples.len(), 160);
+    assert!(
+        everyday
+            .examples
+            .iter()
+            .all(|e| e.response.is_none() && e.label == Label::Benign)
+    );
+    let prompts: HashSet<String> = everyday
+        .examples
+        .iter()
+        .map(seal_data::normalized_prompt)
+        .collect();
+    assert_eq!(prompts.len(), 160, "no prompt repeated");
+    for set in [
+        "real-eval-general",
+        "real-eval-harmful",
+        "real-eval-helpful",
+        "real-eval-xstest",
+        "real-ft",
+    ] {
+        let m = run(set).unwrap();
+        let overlap: Vec<String> = m
+            .examples
+            .iter()
+            .map(seal_data::normalized_prompt)
+            .filter(|p| prompts.contains(p))
+            .collect();
+        assert!(overlap.is_empty(), "{set} holds {overlap:?}");
+    }
+}
