@@ -237,7 +237,8 @@ pub struct GenerateArgs {
     pub seed: u64,
     /// With --prompts: write the model's own finished answers as canonical training records
     /// (.parquet or .jsonl, `response` = the answer: self-distillation data) instead of
-    /// generation records; answers cut at --max-new-tokens are left out and counted
+    /// generation records; answers cut at --max-new-tokens are left out and counted, unless
+    /// --keep-cut keeps them
     #[arg(long, requires = "prompts")]
     pub distill: bool,
     /// With --distill: keep the answers cut at --max-new-tokens too (as rejected sides of
